@@ -1,0 +1,79 @@
+# Shared by the scripts: paths and small helpers. Source it, don't run it.
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$top/build
+qemu=$build/qemu
+
+# Directories whose files are ours, linked into the tree at the same paths.
+OVERLAY_DIRS="hw include tests/qtest tests/unit docs"
+
+# Commits made by the scripts in the assembled tree need an identity; a
+# fresh machine may have none configured.
+if [ -z "$(git config user.name 2>/dev/null)" ]; then
+    export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-csd-build}
+    export GIT_COMMITTER_NAME=${GIT_COMMITTER_NAME:-csd-build}
+fi
+if [ -z "$(git config user.email 2>/dev/null)" ]; then
+    export GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-csd-build@localhost}
+    export GIT_COMMITTER_EMAIL=${GIT_COMMITTER_EMAIL:-csd-build@localhost}
+fi
+
+die() { echo "${0##*/}: $*" >&2; exit 1; }
+
+# The patch files of patches/series, in order.
+series_patches() {
+    sed -e 's/#.*//' "$top/patches/series" | awk 'NF { print $1 }'
+}
+
+# Lines "patch newfile..." of patches/series.
+series_lines() {
+    sed -e 's/#.*//' "$top/patches/series" | awk 'NF'
+}
+
+# Identifies the upstream base and the patch queue applied to it.
+queue_hash() {
+    (cat "$build/src/.csd-base"
+     for p in $(series_patches); do cat "$top/patches/$p"; done) |
+        sha256sum | cut -d' ' -f1
+}
+
+# Our new files, relative to the top (tracked or not yet added).
+overlay_files() {
+    # shellcheck disable=SC2086
+    git -C "$top" ls-files -co --exclude-standard -- $OVERLAY_DIRS |
+        while read -r f; do [ -f "$top/$f" ] && echo "$f"; done | sort -u
+}
+
+# Edits in the assembled tree that are not in patches/ yet.
+tree_unsaved() {
+    local g="git -C $qemu"
+    [ -d "$qemu/.git" ] || return 1
+    if [ -n "$($g status --porcelain 2>/dev/null)" ]; then
+        return 0
+    fi
+    # Commits beyond the queue as last assembled (or, after a failed
+    # assembly, beyond the pristine tree) are edits too.
+    local last=queue
+    $g rev-parse -q --verify queue >/dev/null || last=pristine
+    [ "$($g rev-parse HEAD)" != "$($g rev-parse $last)" ]
+}
+
+# One compiler cache for the tree and the per-patch builds of the series.
+export CCACHE_DIR=${CCACHE_DIR:-$build/ccache}
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$build}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+
+# What "make" builds in the QEMU tree.
+NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test"
+
+# QEMU run from its build directory looks for firmware under qemu-bundle/,
+# relocating the --firmwarepath directories there: point those at Debian's
+# seabios, qemu-system-data and ipxe-qemu files.
+link_firmware() {
+    local d
+    for d in /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu; do
+        if [ ! -e "$qemu/build/qemu-bundle$d" ]; then
+            mkdir -p "$(dirname "$qemu/build/qemu-bundle$d")"
+            ln -sfn "$d" "$qemu/build/qemu-bundle$d"
+        fi
+    done
+}
