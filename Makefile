@@ -1,8 +1,11 @@
 # Computational storage for QEMU: build, test and export the series.
 #
 #   make            build qemu-system-x86_64 and the tests (configures first)
+#   make refresh    write edits made in build/qemu back into patches/
+#   make series     export the series as git format-patch files (build/series)
+#   make check-series  build the exported series at every patch
 
-.PHONY: all configure clean distclean
+.PHONY: all configure refresh series check-series clean distclean
 
 all:
 	scripts/build.sh
@@ -10,8 +13,17 @@ all:
 configure:
 	./configure
 
+refresh:
+	scripts/refresh.sh $(if $(NEW),--new "$(NEW)")
+
+series:
+	scripts/series.sh export
+
+check-series: series
+	scripts/series.sh build-each
+
 clean:
-	rm -rf build/qemu/build
+	rm -rf build/qemu/build build/series build/series-tree
 
 distclean:
 	rm -rf build
