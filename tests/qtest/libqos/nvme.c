@@ -1,14 +1,13 @@
 /*
  * libqos driver for NVMe controllers
  *
- * A qos graph node ("nvme", consuming "pci-bus") and a small polled driver:
- * controller enable and reset, admin and I/O queues, PRP lists, and
+ * A qos graph node ("nvme", on "pci-bus" and "pcie-bus") and a small polled
+ * driver: controller enable and reset, admin and I/O queues, PRP lists, and
  * submission of any command with a timeout on every wait.
  *
  * Copyright (c) 2026 The QEMU computational storage authors
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
@@ -502,6 +501,7 @@ static void qnvme_register_nodes(void)
 
     qos_node_create_driver("nvme", qnvme_create);
     qos_node_consumes("nvme", "pci-bus", &opts);
+    qos_node_consumes("nvme", "pcie-bus", &opts);
     qos_node_produces("nvme", "pci-device");
 }
 
