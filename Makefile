@@ -1,17 +1,21 @@
 # Computational storage for QEMU: build, test and export the series.
 #
 #   make            build qemu-system-x86_64 and the tests (configures first)
+#   make check      run every test, print "N passed, N failed"
 #   make refresh    write edits made in build/qemu back into patches/
 #   make series     export the series as git format-patch files (build/series)
 #   make check-series  build the exported series at every patch
 
-.PHONY: all configure refresh series check-series clean distclean
+.PHONY: all configure check refresh series check-series clean distclean
 
 all:
 	scripts/build.sh
 
 configure:
 	./configure
+
+check: all
+	scripts/run-tests.sh
 
 refresh:
 	scripts/refresh.sh $(if $(NEW),--new "$(NEW)")

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Run every test of the project and print "N passed, N failed".
+#
+# Each qtest runs in its own process so that one failure cannot hide the
+# others; the series is exported, applied to pristine QEMU and checked with
+# checkpatch.  Exits non-zero if anything failed.
+#
+#   run-tests.sh [PATTERN]    only the qtests whose path contains PATTERN
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+
+pattern=${1:-}
+logs=$build/test-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+passed=0 failed=0 n=0
+
+result() {
+    local ok=$1 name=$2 log=$3
+    n=$((n + 1))
+    if [ "$ok" = 0 ]; then
+        passed=$((passed + 1))
+        echo "ok $n - $name"
+    else
+        failed=$((failed + 1))
+        echo "not ok $n - $name"
+        sed 's/^/# /' "$log" | tail -40
+    fi
+}
+
+export QTEST_QEMU_BINARY=$qemu/build/qemu-system-x86_64
+qos=$qemu/build/tests/qtest/qos-test
+[ -x "$QTEST_QEMU_BINARY" ] && [ -x "$qos" ] || die "not built; run make"
+
+# The NVMe qtests of every machine the qos graph offers.
+mapfile -t paths < <("$qos" -l | grep '/nvme/' | grep -F -- "$pattern")
+[ "${#paths[@]}" -gt 0 ] || die "no qtest matches '$pattern'"
+for p in "${paths[@]}"; do
+    log=$logs/$n.log
+    timeout 300 "$qos" --tap -p "$p" > "$log" 2>&1
+    rc=$?
+    # A run that executed no test is a failure too.
+    if [ $rc = 0 ] && ! grep -q '^ok ' "$log"; then
+        rc=1
+    fi
+    result $rc "qtest $p" "$log"
+done
+
+if [ -z "$pattern" ]; then
+    log=$logs/series.log
+    "$top/scripts/series.sh" export > "$log" 2>&1
+    result $? "series: exported and applied to pristine QEMU with git am" \
+        "$log"
+    log=$logs/checkpatch.log
+    "$top/scripts/series.sh" checkpatch > "$log" 2>&1 &&
+        ! grep -q '^WARNING' "$log"
+    result $? "series: scripts/checkpatch.pl clean" "$log"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,262 @@
+/*
+ * QTest testcases for the NVMe controller, through the libqos NVMe driver
+ *
+ * Copyright (c) 2026 The QEMU computational storage authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/module.h"
+#include "qemu/units.h"
+#include "libqtest.h"
+#include "libqos/qgraph.h"
+#include "libqos/nvme.h"
+
+#define TEST_IMAGE_SIZE     (4 * MiB)
+#define TEST_LBA_SIZE       512
+#define TEST_NSID           1
+
+static void drive_destroy(void *path)
+{
+    unlink(path);
+    g_free(path);
+    qos_invalidate_command_line();
+}
+
+/* Back namespace 1 with a fresh raw image; the test gets its path. */
+static void *nvme_ctrl_test_setup(GString *cmd_line, void *arg)
+{
+    char *path;
+    int fd = g_file_open_tmp("qtest-nvme.XXXXXX", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, TEST_IMAGE_SIZE), ==, 0);
+    close(fd);
+    g_test_queue_destroy(drive_destroy, path);
+
+    g_string_append_printf(cmd_line,
+                           " -drive id=nvm0,if=none,file=%s,format=raw",
+                           path);
+    return path;
+}
+
+static void assert_padded(const uint8_t *field, size_t len, const char *str)
+{
+    size_t n = strlen(str);
+    size_t i;
+
+    g_assert_cmpmem(field, n, str, n);
+    for (i = n; i < len; i++) {
+        g_assert_cmphex(field[i], ==, ' ');
+    }
+}
+
+static void test_identify_ctrl(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeIdCtrl id;
+    NvmeIdNs ns;
+    uint32_t list[NVME_IDENTIFY_DATA_SIZE / 4];
+
+    qnvme_enable(n, NVME_CC_CSS_NVM);
+
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CTRL, 0, 0, 0, &id), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(le16_to_cpu(id.vid), ==, 0x1b36);
+    g_assert_cmphex(le16_to_cpu(id.ssvid), ==, 0x1af4);
+    assert_padded(id.sn, sizeof(id.sn), "foo");
+    assert_padded(id.mn, sizeof(id.mn), "QEMU NVMe Ctrl");
+    g_assert_cmphex(le32_to_cpu(id.ver), ==, 0x00010400);
+    g_assert_cmpint(id.cntrltype, ==, 1);               /* I/O controller */
+    g_assert_cmpint(id.mdts, ==, 7);
+    g_assert_cmphex(id.sqes, ==, 0x66);
+    g_assert_cmphex(id.cqes, ==, 0x44);
+    g_assert_cmpint(le32_to_cpu(id.nn), ==, 256);
+    g_assert_cmphex(le16_to_cpu(id.oncs) & NVME_ONCS_COPY, ==,
+                    NVME_ONCS_COPY);
+
+    /* Namespace 1 is the 4 MiB image in 512-byte blocks. */
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_NS, TEST_NSID, 0, 0, &ns),
+                    ==, NVME_SUCCESS);
+    g_assert_cmpint(le64_to_cpu(ns.nsze), ==, TEST_IMAGE_SIZE / TEST_LBA_SIZE);
+    g_assert_cmpint(le64_to_cpu(ns.ncap), ==, TEST_IMAGE_SIZE / TEST_LBA_SIZE);
+
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, 0, 0,
+                                   list), ==, NVME_SUCCESS);
+    g_assert_cmpint(le32_to_cpu(list[0]), ==, TEST_NSID);
+    g_assert_cmpint(le32_to_cpu(list[1]), ==, 0);
+
+    /* An inactive namespace identifies as all zeroes. */
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_NS, 2, 0, 0, &ns), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(le64_to_cpu(ns.nsze), ==, 0);
+
+    qnvme_disable(n);
+}
+
+static void test_rw_prp(void *obj, void *data, QGuestAllocator *alloc)
+{
+    /* Buffer sizes and offsets that take each PRP form. */
+    static const struct {
+        size_t len;
+        size_t offset;
+    } cases[] = {
+        { TEST_LBA_SIZE, 0 },               /* PRP1 only */
+        { 4 * KiB, 0 },
+        { 8 * KiB, 0 },                     /* PRP1 + PRP2 */
+        { 4 * KiB, 2 * KiB },               /* PRP1 with offset + PRP2 */
+        { 64 * KiB, 0 },                    /* PRP list */
+        { 3 * 4 * KiB, TEST_LBA_SIZE },     /* PRP1 with offset + list */
+        { 256 * KiB, 0 },
+    };
+    QNvme *n = obj;
+    const char *image = data;
+    uint64_t slba = 0;
+    size_t i;
+
+    qnvme_enable(n, NVME_CC_CSS_NVM);
+    qnvme_create_ioq(n, 1);
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        size_t len = cases[i].len;
+        size_t total = len + cases[i].offset;
+        uint32_t nlb = len / TEST_LBA_SIZE;
+        g_autofree uint8_t *out = g_malloc(len);
+        g_autofree uint8_t *in = g_malloc(len);
+        g_autofree uint8_t *disk = g_malloc(len);
+        uint64_t wbuf = qnvme_alloc(n, total);
+        uint64_t rbuf = qnvme_alloc(n, total);
+        size_t j;
+        int fd;
+
+        for (j = 0; j < len; j++) {
+            out[j] = (j * 7 + i * 13 + (j >> 9)) & 0xff;
+        }
+        qnvme_memwrite(n, wbuf + cases[i].offset, out, len);
+        g_assert_cmphex(qnvme_rw(n, 1, NVME_CMD_WRITE, TEST_NSID, slba, nlb,
+                                 wbuf + cases[i].offset, len), ==,
+                        NVME_SUCCESS);
+
+        /* Read back through another buffer... */
+        qtest_memset(qnvme_qts(n), rbuf, 0, total);
+        g_assert_cmphex(qnvme_rw(n, 1, NVME_CMD_READ, TEST_NSID, slba, nlb,
+                                 rbuf + cases[i].offset, len), ==,
+                        NVME_SUCCESS);
+        qnvme_memread(n, rbuf + cases[i].offset, in, len);
+        g_assert_cmpmem(in, len, out, len);
+
+        /* ...and check the image file itself. */
+        fd = open(image, O_RDONLY);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(pread(fd, disk, len, slba * TEST_LBA_SIZE), ==, len);
+        close(fd);
+        g_assert_cmpmem(disk, len, out, len);
+
+        qnvme_free(n, wbuf);
+        qnvme_free(n, rbuf);
+        slba += nlb;
+    }
+
+    /* Past the end of the namespace. */
+    {
+        uint64_t buf = qnvme_alloc(n, 4 * KiB);
+
+        g_assert_cmphex(qnvme_rw(n, 1, NVME_CMD_READ, TEST_NSID,
+                                 TEST_IMAGE_SIZE / TEST_LBA_SIZE - 1, 8, buf,
+                                 4 * KiB), ==,
+                        NVME_LBA_RANGE | NVME_DNR);
+        qnvme_free(n, buf);
+    }
+
+    qnvme_disable(n);
+}
+
+static void test_css(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    uint64_t vec[NVME_IDENTIFY_DATA_SIZE / 8];
+    NvmeEffectsLog effects;
+    uint32_t result;
+    size_t i;
+
+    qnvme_enable(n, NVME_CC_CSS_ALL);
+
+    /* The controller supports the NVM command set and I/O command sets. */
+    g_assert_cmphex(NVME_CAP_CSS(n->cap), ==,
+                    NVME_CAP_CSS_NCSS | NVME_CAP_CSS_IOCSS);
+    g_assert_cmpint(NVME_CC_CSS(qnvme_readl(n, offsetof(NvmeBar, cc))), ==,
+                    NVME_CC_CSS_ALL);
+
+    /* One command set combination: NVM and Zoned Namespace. */
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_IO_COMMAND_SET, 0, 0, 0,
+                                   vec), ==, NVME_SUCCESS);
+    g_assert_cmphex(le64_to_cpu(vec[0]), ==,
+                    1 << NVME_CSI_NVM | 1 << NVME_CSI_ZONED);
+    for (i = 1; i < ARRAY_SIZE(vec); i++) {
+        g_assert_cmphex(vec[i], ==, 0);
+    }
+
+    /* I/O Command Set Profile: index 0 is selected; others do not exist. */
+    g_assert_cmphex(qnvme_get_features(n, NVME_COMMAND_SET_PROFILE, 0, 0,
+                                       &result), ==, NVME_SUCCESS);
+    g_assert_cmphex(result, ==, 0);
+    g_assert_cmphex(qnvme_set_features(n, NVME_COMMAND_SET_PROFILE, 0, 0,
+                                       NULL), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_set_features(n, NVME_COMMAND_SET_PROFILE, 0, 1,
+                                       NULL), ==,
+                    NVME_IOCS_COMBINATION_REJECTED | NVME_DNR);
+
+    /* Commands Supported and Effects of the NVM command set. */
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_CMD_EFFECTS, 0, NVME_CSI_NVM,
+                                  0, &effects, sizeof(effects)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(le32_to_cpu(effects.acs[NVME_ADM_CMD_IDENTIFY]) &
+                    NVME_CMD_EFF_CSUPP, ==, NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_READ]) &
+                    NVME_CMD_EFF_CSUPP, ==, NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_WRITE]) &
+                    NVME_CMD_EFF_CSUPP, ==, NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_ZONE_APPEND]), ==, 0);
+
+    qnvme_disable(n);
+}
+
+static void test_invalid_opcode(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeCmd admin = { .opcode = 0x3f };
+    NvmeCmd io = { .opcode = 0x7f, .nsid = cpu_to_le32(TEST_NSID) };
+    NvmeCmd zone = {
+        .opcode = NVME_CMD_ZONE_MGMT_SEND,
+        .nsid = cpu_to_le32(TEST_NSID),
+    };
+
+    qnvme_enable(n, NVME_CC_CSS_ALL);
+    qnvme_create_ioq(n, 1);
+
+    g_assert_cmphex(qnvme_cmd(n, 0, &admin, NULL), ==,
+                    NVME_INVALID_OPCODE | NVME_DNR);
+    g_assert_cmphex(qnvme_cmd(n, 1, &io, NULL), ==,
+                    NVME_INVALID_OPCODE | NVME_DNR);
+    /* A Zoned Namespace command on an NVM namespace. */
+    g_assert_cmphex(qnvme_cmd(n, 1, &zone, NULL), ==,
+                    NVME_INVALID_OPCODE | NVME_DNR);
+
+    qnvme_disable(n);
+}
+
+static void nvme_ctrl_register_tests(void)
+{
+    QOSGraphTestOptions opts = {
+        .before = nvme_ctrl_test_setup,
+        .edge.extra_device_opts = "drive=nvm0",
+    };
+
+    qos_add_test("ctrl/identify", "nvme", test_identify_ctrl, &opts);
+    qos_add_test("ctrl/rw-prp", "nvme", test_rw_prp, &opts);
+    qos_add_test("ctrl/css", "nvme", test_css, &opts);
+    qos_add_test("ctrl/invalid-opcode", "nvme", test_invalid_opcode, &opts);
+}
+
+libqos_init(nvme_ctrl_register_tests);
