@@ -2,11 +2,12 @@
 #
 #   make            build qemu-system-x86_64 and the tests (configures first)
 #   make check      run every test, print "N passed, N failed"
+#   make run        start QEMU with the device and show it
 #   make refresh    write edits made in build/qemu back into patches/
 #   make series     export the series as git format-patch files (build/series)
-#   make check-series  build the exported series at every patch
+#   make check-series  apply the series to a pristine tree and build each patch
 
-.PHONY: all configure check refresh series check-series clean distclean
+.PHONY: all configure check run refresh series check-series clean distclean
 
 all:
 	scripts/build.sh
@@ -16,6 +17,9 @@ configure:
 
 check: all
 	scripts/run-tests.sh
+
+run: all
+	scripts/run-demo.sh
 
 refresh:
 	scripts/refresh.sh $(if $(NEW),--new "$(NEW)")
