@@ -17,28 +17,10 @@
 #define TEST_LBA_SIZE       512
 #define TEST_NSID           1
 
-static void drive_destroy(void *path)
-{
-    unlink(path);
-    g_free(path);
-    qos_invalidate_command_line();
-}
-
 /* Back namespace 1 with a fresh raw image; the test gets its path. */
 static void *nvme_ctrl_test_setup(GString *cmd_line, void *arg)
 {
-    char *path;
-    int fd = g_file_open_tmp("qtest-nvme.XXXXXX", &path, NULL);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, TEST_IMAGE_SIZE), ==, 0);
-    close(fd);
-    g_test_queue_destroy(drive_destroy, path);
-
-    g_string_append_printf(cmd_line,
-                           " -drive id=nvm0,if=none,file=%s,format=raw",
-                           path);
-    return path;
+    return (void *)qnvme_test_image(cmd_line, "nvm0", TEST_IMAGE_SIZE);
 }
 
 static void assert_padded(const uint8_t *field, size_t len, const char *str)

@@ -46,6 +46,12 @@ typedef struct QNvme {
     uint64_t pending_prp_list;  /* set by qnvme_map(), taken by submit */
 } QNvme;
 
+/*
+ * For a test's "before" hook: back drive @id with a new raw image of @size
+ * bytes, deleted when the test ends.  Returns the image's path.
+ */
+const char *qnvme_test_image(GString *cmd_line, const char *id, size_t size);
+
 /* Controller state. */
 void qnvme_enable(QNvme *n, uint8_t css);
 void qnvme_disable(QNvme *n);
