@@ -1,0 +1,990 @@
+/*
+ * QEMU NVM Express: Subsystem Local Memory (SLM) I/O command set
+ *
+ * The SLM of an NVM subsystem is a host memory backend; a memory namespace
+ * (nvme-mem-ns) is a byte window of it.  Hosts move data with Memory Read,
+ * Write, Fill and Copy on memory namespaces, and with NVM Copy descriptor
+ * format 4h from a memory namespace to an NVM namespace.  Which namespaces
+ * may exchange data is described by reachability groups and associations.
+ *
+ * Layouts only the SLM specification defines are in block/nvme-csd.h.
+ *
+ * Copyright (c) 2026 The QEMU computational storage authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/cutils.h"
+#include "qapi/error.h"
+#include "qom/object_interfaces.h"
+#include "system/hostmem.h"
+#include "system/block-backend.h"
+#include "hw/qdev-properties.h"
+#include "block/nvme-csd.h"
+
+#include "nvme.h"
+#include "trace.h"
+
+#define TYPE_NVME_MEM_NS "nvme-mem-ns"
+#define NVME_MEM_NS(obj) \
+    OBJECT_CHECK(NvmeNamespace, (obj), TYPE_NVME_MEM_NS)
+
+/* Host accesses to memory namespaces are dword aligned and granular. */
+#define NVME_SLM_HOST_ALIGN     4
+
+/* Work done in one main loop iteration by fills and copies. */
+#define NVME_SLM_CHUNK          (1 * MiB)
+
+static const uint32_t nvme_cse_iocs_slm[256] = {
+    [NVME_CMD_MEM_COPY]         = NVME_CMD_EFF_CSUPP,
+    [NVME_CMD_MEM_READ]         = NVME_CMD_EFF_CSUPP,
+    [NVME_CMD_MEM_FILL]         = NVME_CMD_EFF_CSUPP,
+    [NVME_CMD_MEM_WRITE]        = NVME_CMD_EFF_CSUPP,
+};
+
+static inline uint8_t *nvme_slm_ptr(NvmeNamespace *ns, uint64_t offset)
+{
+    return ns->subsys->slm.ptr + ns->mem.offset + offset;
+}
+
+/*
+ * Reachability
+ */
+
+static uint32_t nvme_ns_group(NvmeNamespace *ns)
+{
+    return ns->params.rgrpid ? ns->params.rgrpid : 1;
+}
+
+uint32_t nvme_ns_rgrpid(NvmeCtrl *n, NvmeNamespace *ns)
+{
+    return n->id_ctrl.crcap & NVME_CRCAP_RRSUP ? nvme_ns_group(ns) : 0;
+}
+
+static bool nvme_assoc_has(GArray *assoc, uint32_t rgid)
+{
+    for (guint i = 0; i < assoc->len; i++) {
+        if (g_array_index(assoc, uint32_t, i) == rgid) {
+            return true;
+        }
+    }
+
+    return false;
+}
+
+/*
+ * Namespaces reach each other when they are in the same reachability group
+ * or in groups of one association.  Without configured associations, one
+ * association holds every group: everything is reachable.
+ */
+bool nvme_ns_reachable(NvmeSubsystem *subsys, NvmeNamespace *a,
+                       NvmeNamespace *b)
+{
+    GPtrArray *assocs = subsys->slm.assocs;
+    uint32_t ga = nvme_ns_group(a), gb = nvme_ns_group(b);
+
+    if (ga == gb || !assocs) {
+        return true;
+    }
+
+    for (guint i = 0; i < assocs->len; i++) {
+        GArray *assoc = g_ptr_array_index(assocs, i);
+
+        if (nvme_assoc_has(assoc, ga) && nvme_assoc_has(assoc, gb)) {
+            return true;
+        }
+    }
+
+    return false;
+}
+
+/* Parse "1+2:3": association 1 holds groups 1 and 2, association 2 group 3 */
+static bool nvme_slm_parse_assoc(NvmeSlm *slm, Error **errp)
+{
+    g_auto(GStrv) sets = NULL;
+
+    if (!slm->assoc) {
+        return true;
+    }
+
+    slm->assocs = g_ptr_array_new_with_free_func((GDestroyNotify)
+                                                 g_array_unref);
+    sets = g_strsplit(slm->assoc, ":", -1);
+    for (int i = 0; sets[i]; i++) {
+        g_auto(GStrv) groups = g_strsplit(sets[i], "+", -1);
+        GArray *assoc = g_array_new(false, false, sizeof(uint32_t));
+
+        g_ptr_array_add(slm->assocs, assoc);
+        for (int j = 0; groups[j]; j++) {
+            uint64_t rgid;
+
+            if (qemu_strtou64(groups[j], NULL, 0, &rgid) || !rgid ||
+                rgid > UINT32_MAX) {
+                error_setg(errp, "reach.assoc: '%s' is not a reachability "
+                           "group identifier (1 to 4294967295)", groups[j]);
+                return false;
+            }
+            g_array_append_val(assoc, (uint32_t){ rgid });
+        }
+    }
+
+    return true;
+}
+
+static int nvme_cmp_u32(gconstpointer a, gconstpointer b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The reachability groups of the namespaces attached to @n, sorted. */
+static GArray *nvme_reach_groups(NvmeCtrl *n)
+{
+    GArray *groups = g_array_new(false, false, sizeof(uint32_t));
+
+    for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
+        NvmeNamespace *ns = nvme_ns(n, i);
+        uint32_t rgid;
+
+        if (!ns) {
+            continue;
+        }
+        rgid = nvme_ns_group(ns);
+        if (!nvme_assoc_has(groups, rgid)) {
+            g_array_append_val(groups, rgid);
+        }
+    }
+    g_array_sort(groups, nvme_cmp_u32);
+
+    return groups;
+}
+
+static void nvme_reach_groups_log(NvmeCtrl *n, GByteArray *buf)
+{
+    g_autoptr(GArray) groups = nvme_reach_groups(n);
+    NvmeReachGroupsLog hdr = {
+        .nrgd = cpu_to_le16(groups->len),
+    };
+
+    g_byte_array_append(buf, (uint8_t *)&hdr, sizeof(hdr));
+    for (guint g = 0; g < groups->len; g++) {
+        uint32_t rgid = g_array_index(groups, uint32_t, g);
+        NvmeReachGroupDescr d = { .rgid = cpu_to_le32(rgid) };
+        guint at = buf->len;
+        uint32_t nnid = 0;
+
+        g_byte_array_append(buf, (uint8_t *)&d, sizeof(d));
+        for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
+            NvmeNamespace *ns = nvme_ns(n, i);
+            uint32_t nsid = cpu_to_le32(i);
+
+            if (ns && nvme_ns_group(ns) == rgid) {
+                g_byte_array_append(buf, (uint8_t *)&nsid, sizeof(nsid));
+                nnid++;
+            }
+        }
+        ((NvmeReachGroupDescr *)&buf->data[at])->nnid = cpu_to_le32(nnid);
+    }
+}
+
+static void nvme_reach_assocs_log(NvmeCtrl *n, GByteArray *buf)
+{
+    GPtrArray *assocs = n->subsys->slm.assocs;
+    g_autoptr(GArray) all = NULL;
+    NvmeReachAssocsLog hdr = {};
+    guint nrad = assocs ? assocs->len : 1;
+
+    hdr.nrad = cpu_to_le16(nrad);
+    g_byte_array_append(buf, (uint8_t *)&hdr, sizeof(hdr));
+
+    if (!assocs) {
+        all = nvme_reach_groups(n);
+    }
+
+    for (guint a = 0; a < nrad; a++) {
+        GArray *assoc = assocs ? g_ptr_array_index(assocs, a) : all;
+        NvmeReachAssocDescr d = {
+            .rasid = cpu_to_le32(a + 1),
+            .nrid = cpu_to_le32(assoc->len),
+        };
+
+        g_byte_array_append(buf, (uint8_t *)&d, sizeof(d));
+        for (guint i = 0; i < assoc->len; i++) {
+            uint32_t rgid = cpu_to_le32(g_array_index(assoc, uint32_t, i));
+
+            g_byte_array_append(buf, (uint8_t *)&rgid, sizeof(rgid));
+        }
+    }
+}
+
+uint16_t nvme_reach_log(NvmeCtrl *n, uint8_t lid, uint32_t len, uint64_t off,
+                        NvmeRequest *req)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    trace_pci_nvme_reach_log(nvme_cid(req), lid, len, off);
+
+    if (!(n->id_ctrl.crcap & NVME_CRCAP_RRSUP)) {
+        trace_pci_nvme_err_invalid_log_page(nvme_cid(req), lid);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    if (lid == NVME_LOG_REACH_GROUPS) {
+        nvme_reach_groups_log(n, buf);
+    } else {
+        nvme_reach_assocs_log(n, buf);
+    }
+
+    if (off >= buf->len) {
+        trace_pci_nvme_err_invalid_log_page_offset(off, buf->len);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    return nvme_c2h(n, buf->data + off, MIN(buf->len - off, len), req);
+}
+
+/*
+ * Fills and copies run in steps off the request's submission, one chunk per
+ * main loop iteration for memory, one block layer request at a time for NVM
+ * namespaces, and are cancelled like any other request (Abort, deletion of
+ * the submission queue, controller reset).
+ */
+
+typedef enum NvmeSlmOp {
+    NVME_SLM_FILL,          /* zero dst */
+    NVME_SLM_MOVE,          /* src to dst, both in SLM */
+    NVME_SLM_BLK_READ,      /* blk at offset to dst */
+    NVME_SLM_BLK_WRITE,     /* src to blk at offset */
+} NvmeSlmOp;
+
+typedef struct NvmeSlmSeg {
+    NvmeSlmOp       op;
+    uint8_t         *dst;
+    const uint8_t   *src;
+    BlockBackend    *blk;
+    int64_t         offset;
+    uint64_t        len;
+} NvmeSlmSeg;
+
+typedef struct NvmeSlmAIOCB {
+    BlockAIOCB      common;
+    BlockAIOCB      *aiocb;
+    NvmeRequest     *req;
+    int             ret;
+    NvmeSlmSeg      *segs;
+    int             nsegs;
+    int             idx;
+    uint64_t        done;
+    QEMUIOVector    iov;
+} NvmeSlmAIOCB;
+
+static void nvme_slm_cancel(BlockAIOCB *acb)
+{
+    NvmeSlmAIOCB *iocb = container_of(acb, NvmeSlmAIOCB, common);
+
+    iocb->ret = -ECANCELED;
+
+    if (iocb->aiocb) {
+        blk_aio_cancel_async(iocb->aiocb);
+        iocb->aiocb = NULL;
+    }
+}
+
+static const AIOCBInfo nvme_slm_aiocb_info = {
+    .aiocb_size   = sizeof(NvmeSlmAIOCB),
+    .cancel_async = nvme_slm_cancel,
+};
+
+static void nvme_slm_step(void *opaque);
+
+static void nvme_slm_blk_cb(void *opaque, int ret)
+{
+    NvmeSlmAIOCB *iocb = opaque;
+    NvmeSlmSeg *seg = &iocb->segs[iocb->idx];
+
+    iocb->aiocb = NULL;
+
+    if (ret < 0) {
+        iocb->ret = ret;
+        iocb->req->status = seg->op == NVME_SLM_BLK_READ ?
+            NVME_UNRECOVERED_READ : NVME_WRITE_FAULT;
+    } else {
+        iocb->done += iocb->iov.size;
+    }
+
+    nvme_slm_step(iocb);
+}
+
+static void nvme_slm_step(void *opaque)
+{
+    NvmeSlmAIOCB *iocb = opaque;
+    NvmeSlmSeg *seg;
+    uint64_t chunk;
+
+    if (iocb->ret < 0) {
+        goto done;
+    }
+
+    if (iocb->idx < iocb->nsegs && iocb->done == iocb->segs[iocb->idx].len) {
+        iocb->idx++;
+        iocb->done = 0;
+    }
+
+    if (iocb->idx == iocb->nsegs) {
+        goto done;
+    }
+
+    seg = &iocb->segs[iocb->idx];
+    chunk = MIN(seg->len - iocb->done, NVME_SLM_CHUNK);
+
+    switch (seg->op) {
+    case NVME_SLM_FILL:
+        memset(seg->dst + iocb->done, 0, chunk);
+        break;
+    case NVME_SLM_MOVE:
+        memmove(seg->dst + iocb->done, seg->src + iocb->done, chunk);
+        break;
+    case NVME_SLM_BLK_READ:
+        qemu_iovec_reset(&iocb->iov);
+        qemu_iovec_add(&iocb->iov, seg->dst + iocb->done, chunk);
+        iocb->aiocb = blk_aio_preadv(seg->blk, seg->offset + iocb->done,
+                                     &iocb->iov, 0, nvme_slm_blk_cb, iocb);
+        return;
+    case NVME_SLM_BLK_WRITE:
+        qemu_iovec_reset(&iocb->iov);
+        qemu_iovec_add(&iocb->iov, (void *)(seg->src + iocb->done), chunk);
+        iocb->aiocb = blk_aio_pwritev(seg->blk, seg->offset + iocb->done,
+                                      &iocb->iov, 0, nvme_slm_blk_cb, iocb);
+        return;
+    }
+
+    iocb->done += chunk;
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), nvme_slm_step, iocb);
+    return;
+
+done:
+    trace_pci_nvme_slm_done(nvme_cid(iocb->req), iocb->ret);
+    qemu_iovec_destroy(&iocb->iov);
+    g_free(iocb->segs);
+    iocb->common.cb(iocb->common.opaque, iocb->ret);
+    qemu_aio_unref(iocb);
+}
+
+/* Run @nsegs segments (the iocb takes @segs) and complete @req after them. */
+static uint16_t nvme_slm_submit(NvmeRequest *req, NvmeSlmSeg *segs,
+                                int nsegs)
+{
+    NvmeSlmAIOCB *iocb = qemu_aio_get(&nvme_slm_aiocb_info, NULL,
+                                      nvme_misc_cb, req);
+
+    iocb->aiocb = NULL;
+    iocb->req = req;
+    iocb->ret = 0;
+    iocb->segs = segs;
+    iocb->nsegs = nsegs;
+    iocb->idx = 0;
+    iocb->done = 0;
+    qemu_iovec_init(&iocb->iov, 1);
+
+    req->aiocb = &iocb->common;
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), nvme_slm_step, iocb);
+
+    return NVME_NO_COMPLETE;
+}
+
+/*
+ * Memory namespace I/O commands
+ */
+
+/* A host access of @len bytes at @sb of memory namespace @ns. */
+static uint16_t nvme_mem_check_range(NvmeNamespace *ns, uint64_t sb,
+                                     uint64_t len)
+{
+    if (!len || !QEMU_IS_ALIGNED(sb, NVME_SLM_HOST_ALIGN) ||
+        !QEMU_IS_ALIGNED(len, NVME_SLM_HOST_ALIGN)) {
+        trace_pci_nvme_err_mem_align(nvme_nsid(ns), sb, len);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    if (sb > ns->mem.size || len > ns->mem.size - sb) {
+        trace_pci_nvme_err_mem_range(nvme_nsid(ns), sb, len, ns->mem.size);
+        return NVME_LBA_RANGE | NVME_DNR;
+    }
+
+    return NVME_SUCCESS;
+}
+
+static uint16_t nvme_mem_rw(NvmeCtrl *n, NvmeRequest *req, bool write)
+{
+    NvmeMemRwCmd *cmd = (NvmeMemRwCmd *)&req->cmd;
+    NvmeNamespace *ns = req->ns;
+    uint64_t sb = le64_to_cpu(cmd->sb);
+    uint32_t len = le32_to_cpu(cmd->len);
+    uint16_t status;
+
+    trace_pci_nvme_mem_rw(nvme_cid(req), write ? "write" : "read",
+                          nvme_nsid(ns), sb, len);
+
+    status = nvme_mem_check_range(ns, sb, len);
+    if (status) {
+        return status;
+    }
+
+    status = nvme_check_mdts(n, len);
+    if (status) {
+        return status;
+    }
+
+    if (write) {
+        return nvme_h2c(n, nvme_slm_ptr(ns, sb), len, req);
+    }
+
+    return nvme_c2h(n, nvme_slm_ptr(ns, sb), len, req);
+}
+
+static uint16_t nvme_mem_fill(NvmeCtrl *n, NvmeRequest *req)
+{
+    NvmeMemRwCmd *cmd = (NvmeMemRwCmd *)&req->cmd;
+    NvmeNamespace *ns = req->ns;
+    uint64_t sb = le64_to_cpu(cmd->sb);
+    uint32_t len = le32_to_cpu(cmd->len);
+    NvmeSlmSeg *seg;
+    uint16_t status;
+
+    trace_pci_nvme_mem_fill(nvme_cid(req), nvme_nsid(ns), sb, len);
+
+    status = nvme_mem_check_range(ns, sb, len);
+    if (status) {
+        return status;
+    }
+
+    seg = g_new0(NvmeSlmSeg, 1);
+    seg->op = NVME_SLM_FILL;
+    seg->dst = nvme_slm_ptr(ns, sb);
+    seg->len = len;
+
+    return nvme_slm_submit(req, seg, 1);
+}
+
+/* Check that @src of namespace @dst's subsystem may be read for it. */
+static uint16_t nvme_slm_source_ns(NvmeCtrl *n, NvmeNamespace *dst,
+                                   uint32_t snsid, NvmeNamespace **src)
+{
+    if (!snsid || snsid > NVME_MAX_NAMESPACES) {
+        return NVME_INVALID_NSID | NVME_DNR;
+    }
+
+    *src = nvme_ns(n, snsid);
+    if (!*src) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    if (!nvme_ns_reachable(n->subsys, dst, *src)) {
+        trace_pci_nvme_err_ns_not_reachable(nvme_nsid(dst), snsid);
+        return NVME_NS_NOT_REACHABLE | NVME_DNR;
+    }
+
+    return NVME_SUCCESS;
+}
+
+/* A format 2h or 3h source: logical blocks of an NVM namespace. */
+static uint16_t nvme_mem_copy_lba_source(NvmeCtrl *n, NvmeNamespace *dst,
+                                         uint8_t format, const void *range,
+                                         NvmeSlmSeg *seg)
+{
+    /* the fields used are at the same offsets in both formats */
+    const NvmeCopySourceRangeFormat0_2 *r = range;
+    uint32_t snsid = le32_to_cpu(r->sparams);
+    uint64_t slba = le64_to_cpu(r->slba);
+    uint32_t nlb = le16_to_cpu(r->nlb) + 1;
+    NvmeNamespace *src;
+    uint16_t status;
+
+    status = nvme_slm_source_ns(n, dst, snsid, &src);
+    if (status) {
+        return status;
+    }
+
+    /* Only data is copied to memory: no metadata, no protection info. */
+    if (!nvme_ns_has_blk(src) || src->lbaf.ms ||
+        (format == NVME_COPY_FORMAT_2) != (src->pif == 0)) {
+        return NVME_CMD_INCOMP_NS_OR_FMT | NVME_DNR;
+    }
+
+    if (le16_to_cpu(r->sopt) & NVME_COPY_SOPT_FCO) {
+        return NVME_FAST_COPY_NOT_POSSIBLE | NVME_DNR;
+    }
+
+    if (slba + nlb > le64_to_cpu(src->id_ns.nsze) || slba + nlb < slba) {
+        return NVME_LBA_RANGE | NVME_DNR;
+    }
+
+    seg->op = NVME_SLM_BLK_READ;
+    seg->blk = src->blkconf.blk;
+    seg->offset = nvme_l2b(src, slba);
+    seg->len = nvme_l2b(src, nlb);
+
+    return NVME_SUCCESS;
+}
+
+/* A format 4h source: bytes of a memory namespace. */
+static uint16_t nvme_slm_source(NvmeCtrl *n, NvmeNamespace *dst,
+                                const NvmeCopySourceRangeFormat4 *r,
+                                NvmeSlmSeg *seg, NvmeNamespace **srcp)
+{
+    uint32_t snsid = le32_to_cpu(r->snsid);
+    uint64_t saddr = le64_to_cpu(r->saddr);
+    uint32_t nbyte = le32_to_cpu(r->nbyte);
+    NvmeNamespace *src;
+    uint16_t status;
+
+    status = nvme_slm_source_ns(n, dst, snsid, &src);
+    if (status) {
+        return status;
+    }
+
+    if (src->csi != NVME_CSI_SLM) {
+        return NVME_CMD_INCOMP_NS_OR_FMT | NVME_DNR;
+    }
+
+    if (le16_to_cpu(r->sopt) & NVME_COPY_SOPT_FCO) {
+        return NVME_FAST_COPY_NOT_POSSIBLE | NVME_DNR;
+    }
+
+    status = nvme_mem_check_range(src, saddr, nbyte);
+    if (status) {
+        return status;
+    }
+
+    seg->src = nvme_slm_ptr(src, saddr);
+    seg->len = nbyte;
+    *srcp = src;
+
+    return NVME_SUCCESS;
+}
+
+static bool ranges_overlap64(uint64_t a, uint64_t alen, uint64_t b,
+                             uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+static uint16_t nvme_mem_copy(NvmeCtrl *n, NvmeRequest *req)
+{
+    NvmeMemCopyCmd *cmd = (NvmeMemCopyCmd *)&req->cmd;
+    NvmeNamespace *ns = req->ns;
+    uint64_t len = le64_to_cpu(cmd->len);
+    uint64_t sdaddr = le64_to_cpu(cmd->sdaddr);
+    uint8_t format = NVME_MEM_COPY_DESFMT(cmd->control[0]);
+    int nr = cmd->nr + 1;
+    size_t dlen;
+    g_autofree uint8_t *ranges = NULL;
+    g_autofree NvmeSlmSeg *segs = NULL;
+    uint64_t total = 0;
+    uint16_t status;
+    int i;
+
+    trace_pci_nvme_mem_copy(nvme_cid(req), nvme_nsid(ns), sdaddr, len, nr,
+                            format);
+
+    switch (format) {
+    case NVME_COPY_FORMAT_2:
+    case NVME_COPY_FORMAT_4:
+        dlen = sizeof(NvmeCopySourceRangeFormat0_2);
+        break;
+    case NVME_COPY_FORMAT_3:
+        dlen = sizeof(NvmeCopySourceRangeFormat1_3);
+        break;
+    default:
+        trace_pci_nvme_err_copy_invalid_format(format);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    status = nvme_mem_check_range(ns, sdaddr, len);
+    if (status) {
+        return status;
+    }
+
+    ranges = g_malloc(nr * dlen);
+    status = nvme_h2c(n, ranges, nr * dlen, req);
+    if (status) {
+        return status;
+    }
+
+    segs = g_new0(NvmeSlmSeg, nr);
+    for (i = 0; i < nr; i++) {
+        NvmeSlmSeg *seg = &segs[i];
+        NvmeNamespace *src = NULL;
+
+        if (format == NVME_COPY_FORMAT_4) {
+            seg->op = NVME_SLM_MOVE;
+            status = nvme_slm_source(n, ns, (void *)(ranges + i * dlen), seg,
+                                     &src);
+        } else {
+            status = nvme_mem_copy_lba_source(n, ns, format,
+                                              ranges + i * dlen, seg);
+        }
+        if (status) {
+            trace_pci_nvme_err_copy_source(nvme_cid(req), i, status);
+            req->cqe.result = cpu_to_le32(i);
+            return status;
+        }
+
+        if (seg->len > len - total) {
+            break;
+        }
+        seg->dst = nvme_slm_ptr(ns, sdaddr + total);
+
+        if (src == ns &&
+            ranges_overlap64(seg->src - nvme_slm_ptr(ns, 0), seg->len,
+                             sdaddr, len)) {
+            trace_pci_nvme_err_copy_source(nvme_cid(req), i,
+                                           NVME_CMD_OVERLAP_IO_RANGE);
+            req->cqe.result = cpu_to_le32(i);
+            return NVME_CMD_OVERLAP_IO_RANGE | NVME_DNR;
+        }
+
+        total += seg->len;
+    }
+
+    if (i < nr || total != len) {
+        trace_pci_nvme_err_mem_copy_len(nvme_cid(req), len);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    return nvme_slm_submit(req, g_steal_pointer(&segs), nr);
+}
+
+static uint16_t nvme_slm_io_cmd(NvmeCtrl *n, NvmeRequest *req)
+{
+    switch (req->cmd.opcode) {
+    case NVME_CMD_MEM_READ:
+        return nvme_mem_rw(n, req, false);
+    case NVME_CMD_MEM_WRITE:
+        return nvme_mem_rw(n, req, true);
+    case NVME_CMD_MEM_FILL:
+        return nvme_mem_fill(n, req);
+    case NVME_CMD_MEM_COPY:
+        return nvme_mem_copy(n, req);
+    }
+
+    return NVME_INVALID_OPCODE | NVME_DNR;
+}
+
+/*
+ * NVM Copy with descriptor format 4h: memory namespace bytes to logical
+ * blocks of the NVM namespace the command is issued to.
+ */
+uint16_t nvme_copy_from_slm(NvmeCtrl *n, NvmeRequest *req)
+{
+    NvmeCopyCmd *copy = (NvmeCopyCmd *)&req->cmd;
+    NvmeNamespace *ns = req->ns;
+    uint64_t sdlba = le64_to_cpu(copy->sdlba);
+    int nr = copy->nr + 1;
+    g_autofree NvmeCopySourceRangeFormat4 *ranges = NULL;
+    g_autofree NvmeSlmSeg *segs = NULL;
+    uint64_t nlb = 0;
+    uint16_t status;
+    int i;
+
+    trace_pci_nvme_copy_from_slm(nvme_cid(req), nvme_nsid(ns), sdlba, nr);
+
+    if (!(le16_to_cpu(n->id_ctrl.ocfs) & NVME_OCFS_COPY_FORMAT_4) ||
+        !(n->features.hbs.cdfe & NVME_OCFS_COPY_FORMAT_4)) {
+        trace_pci_nvme_err_copy_invalid_format(NVME_COPY_FORMAT_4);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    /* SLM holds data only: no metadata, no zone write pointer to keep. */
+    if (ns->lbaf.ms || ns->params.zoned) {
+        return NVME_CMD_INCOMP_NS_OR_FMT | NVME_DNR;
+    }
+
+    if (nr > ns->id_ns.msrc + 1) {
+        return NVME_CMD_SIZE_LIMIT | NVME_DNR;
+    }
+
+    ranges = g_new(NvmeCopySourceRangeFormat4, nr);
+    status = nvme_h2c(n, ranges, nr * sizeof(*ranges), req);
+    if (status) {
+        return status;
+    }
+
+    segs = g_new0(NvmeSlmSeg, nr);
+    for (i = 0; i < nr; i++) {
+        NvmeSlmSeg *seg = &segs[i];
+        NvmeNamespace *src;
+        uint64_t seg_nlb;
+
+        status = nvme_slm_source(n, ns, &ranges[i], seg, &src);
+        if (!status && !QEMU_IS_ALIGNED(seg->len, ns->lbasz)) {
+            status = NVME_INVALID_FIELD | NVME_DNR;
+        }
+        seg_nlb = seg->len / ns->lbasz;
+        if (!status && seg_nlb > le16_to_cpu(ns->id_ns.mssrl)) {
+            status = NVME_CMD_SIZE_LIMIT | NVME_DNR;
+        }
+        if (status) {
+            trace_pci_nvme_err_copy_source(nvme_cid(req), i, status);
+            req->cqe.result = cpu_to_le32(i);
+            return status;
+        }
+
+        seg->op = NVME_SLM_BLK_WRITE;
+        seg->blk = ns->blkconf.blk;
+        seg->offset = nvme_l2b(ns, sdlba + nlb);
+        nlb += seg_nlb;
+    }
+
+    if (nlb > le32_to_cpu(ns->id_ns.mcl)) {
+        return NVME_CMD_SIZE_LIMIT | NVME_DNR;
+    }
+
+    if (sdlba + nlb > le64_to_cpu(ns->id_ns.nsze) || sdlba + nlb < sdlba) {
+        return NVME_LBA_RANGE | NVME_DNR;
+    }
+
+    return nvme_slm_submit(req, g_steal_pointer(&segs), nr);
+}
+
+/*
+ * Identify
+ */
+
+static uint16_t nvme_slm_identify_ns(NvmeCtrl *n, NvmeNamespace *ns,
+                                     NvmeRequest *req)
+{
+    NvmeIdNsSlm id = {};
+
+    if (ns->csi != NVME_CSI_SLM) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    id.msz = cpu_to_le64(ns->mem.size);
+
+    return nvme_c2h(n, &id, sizeof(id), req);
+}
+
+static uint16_t nvme_slm_identify_ctrl(NvmeCtrl *n, NvmeRequest *req)
+{
+    uint8_t id[NVME_IDENTIFY_DATA_SIZE] = {};
+
+    return nvme_c2h(n, id, sizeof(id), req);
+}
+
+/* The command set is offered once the subsystem has a memory namespace. */
+static bool nvme_slm_offered(NvmeCtrl *n)
+{
+    for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
+        NvmeNamespace *ns = nvme_subsys_ns(n->subsys, i);
+
+        if (ns && ns->csi == NVME_CSI_SLM) {
+            return true;
+        }
+    }
+
+    return false;
+}
+
+const NvmeCommandSet nvme_cs_slm = {
+    .csi            = NVME_CSI_SLM,
+    .iocs           = nvme_cse_iocs_slm,
+    .io_cmd         = nvme_slm_io_cmd,
+    .identify_ns    = nvme_slm_identify_ns,
+    .identify_ctrl  = nvme_slm_identify_ctrl,
+    .offered        = nvme_slm_offered,
+};
+
+/*
+ * Subsystem and controller set-up
+ */
+
+static bool nvme_slm_map(NvmeSlm *slm, Error **errp)
+{
+    MemoryRegion *mr;
+
+    if (host_memory_backend_is_mapped(slm->dev)) {
+        error_setg(errp, "memory backend '%s' is already in use",
+                   object_get_canonical_path_component(OBJECT(slm->dev)));
+        return false;
+    }
+
+    host_memory_backend_set_mapped(slm->dev, true);
+    mr = host_memory_backend_get_memory(slm->dev);
+    slm->ptr = memory_region_get_ram_ptr(mr);
+    slm->size = memory_region_size(mr);
+
+    return true;
+}
+
+bool nvme_slm_realize_subsys(NvmeSubsystem *subsys, Error **errp)
+{
+    NvmeSlm *slm = &subsys->slm;
+
+    if (!slm->dev) {
+        if (slm->assoc) {
+            error_setg(errp, "reach.assoc needs a subsystem local memory "
+                       "(slm)");
+            return false;
+        }
+        return true;
+    }
+
+    return nvme_slm_map(slm, errp) && nvme_slm_parse_assoc(slm, errp);
+}
+
+/* slm=on: a RAM SLM for the subsystem and one memory namespace in it. */
+static bool nvme_slm_create(NvmeCtrl *n, Error **errp)
+{
+    NvmeSlm *slm = &n->subsys->slm;
+    uint64_t ns_size = n->params.slm_ns_size ?: n->params.slm_size;
+    Object *obj;
+    DeviceState *dev;
+
+    if (slm->dev) {
+        error_setg(errp, "slm=on: the subsystem already has a subsystem "
+                   "local memory");
+        return false;
+    }
+
+    obj = object_new(TYPE_MEMORY_BACKEND_RAM);
+    if (!object_property_set_uint(obj, "size", n->params.slm_size, errp)) {
+        object_unref(obj);
+        return false;
+    }
+    object_property_add_child(OBJECT(n->subsys), "slm-ram", obj);
+    if (!user_creatable_complete(USER_CREATABLE(obj), errp)) {
+        object_unref(obj);
+        return false;
+    }
+
+    /* the subsystem's strong "slm" link takes over this reference */
+    slm->dev = MEMORY_BACKEND(obj);
+    if (!nvme_slm_map(slm, errp)) {
+        return false;
+    }
+
+    dev = qdev_new(TYPE_NVME_MEM_NS);
+    qdev_prop_set_uint64(dev, "size", ns_size);
+
+    return qdev_realize_and_unref(dev, &n->bus.parent_bus, errp);
+}
+
+bool nvme_slm_realize_ctrl(NvmeCtrl *n, Error **errp)
+{
+    if (pci_is_vf(PCI_DEVICE(n))) {
+        return true;
+    }
+
+    if (n->params.slm && !nvme_slm_create(n, errp)) {
+        return false;
+    }
+
+    if (n->subsys->slm.dev) {
+        uint16_t ocfs = le16_to_cpu(n->id_ctrl.ocfs);
+
+        n->id_ctrl.crcap |= NVME_CRCAP_RRSUP;
+        n->id_ctrl.ocfs = cpu_to_le16(ocfs | NVME_OCFS_COPY_FORMAT_4);
+    }
+
+    return true;
+}
+
+/*
+ * nvme-mem-ns: a memory namespace
+ */
+
+static void nvme_mem_ns_realize(DeviceState *dev, Error **errp)
+{
+    NvmeNamespace *ns = NVME_MEM_NS(dev);
+    BusState *s = qdev_get_parent_bus(dev);
+    NvmeCtrl *n = NVME(s->parent);
+    NvmeSlm *slm = &n->subsys->slm;
+    uint64_t offset = ns->mem.offset, size = ns->mem.size;
+
+    if (!slm->dev) {
+        error_setg(errp, "the NVM subsystem has no subsystem local memory: "
+                   "give nvme-subsys an slm memory backend, or nvme slm=on");
+        return;
+    }
+
+    if (!size) {
+        size = ns->mem.size = slm->size - MIN(offset, slm->size);
+    }
+
+    if (!size || !QEMU_IS_ALIGNED(offset | size, NVME_SLM_HOST_ALIGN)) {
+        error_setg(errp, "memory namespace offset and size must be non-zero "
+                   "multiples of %d bytes", NVME_SLM_HOST_ALIGN);
+        return;
+    }
+
+    if (offset > slm->size || size > slm->size - offset) {
+        error_setg(errp, "memory namespace [0x%" PRIx64 ", 0x%" PRIx64 ") "
+                   "is outside the subsystem local memory of 0x%" PRIx64
+                   " bytes", offset, offset + size, slm->size);
+        return;
+    }
+
+    for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
+        NvmeNamespace *other = nvme_subsys_ns(n->subsys, i);
+
+        if (other && other->csi == NVME_CSI_SLM &&
+            ranges_overlap64(offset, size, other->mem.offset,
+                             other->mem.size)) {
+            error_setg(errp, "memory namespace [0x%" PRIx64 ", 0x%" PRIx64
+                       ") overlaps namespace %d", offset, offset + size, i);
+            return;
+        }
+    }
+
+    if (!nvme_ns_set_subsys(n, ns, errp)) {
+        return;
+    }
+
+    ns->csi = NVME_CSI_SLM;
+    ns->id_ns_ind.nstat = NVME_ID_NS_IND_NSTAT_NRDY;
+    if (ns->params.shared) {
+        ns->id_ns.nmic |= NVME_ID_NS_IND_NMIC_SHRNS;
+        ns->id_ns_ind.nmic = NVME_ID_NS_IND_NMIC_SHRNS;
+    }
+
+    nvme_ns_register(n, ns, errp);
+}
+
+static const Property nvme_mem_ns_props[] = {
+    DEFINE_PROP_UINT32("nsid", NvmeNamespace, params.nsid, 0),
+    DEFINE_PROP_SIZE("offset", NvmeNamespace, mem.offset, 0),
+    DEFINE_PROP_SIZE("size", NvmeNamespace, mem.size, 0),
+    DEFINE_PROP_BOOL("shared", NvmeNamespace, params.shared, true),
+    DEFINE_PROP_BOOL("detached", NvmeNamespace, params.detached, false),
+    DEFINE_PROP_UINT32("rgrpid", NvmeNamespace, params.rgrpid, 1),
+};
+
+static void nvme_mem_ns_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+
+    set_bit(DEVICE_CATEGORY_STORAGE, dc->categories);
+
+    dc->bus_type = TYPE_NVME_BUS;
+    dc->realize = nvme_mem_ns_realize;
+    device_class_set_props(dc, nvme_mem_ns_props);
+    dc->desc = "Virtual NVMe memory namespace (subsystem local memory)";
+}
+
+static const TypeInfo nvme_mem_ns_info = {
+    .name = TYPE_NVME_MEM_NS,
+    .parent = TYPE_DEVICE,
+    .class_init = nvme_mem_ns_class_init,
+    .instance_size = sizeof(NvmeNamespace),
+};
+
+static void nvme_slm_register_types(void)
+{
+    type_register_static(&nvme_mem_ns_info);
+}
+
+type_init(nvme_slm_register_types)
