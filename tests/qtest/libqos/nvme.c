@@ -484,9 +484,17 @@ static void *qnvme_get_driver(void *obj, const char *interface)
     g_assert_not_reached();
 }
 
-static void qnvme_destructor(QOSGraphObject *obj)
+void qnvme_init(QNvme *n, QPCIBus *bus, QGuestAllocator *alloc, int devfn)
 {
-    QNvme *n = (QNvme *)obj;
+    QPCIAddress addr = { .devfn = devfn };
+
+    memset(n, 0, sizeof(*n));
+    qpci_device_init(&n->dev, bus, &addr);
+    n->alloc = alloc;
+}
+
+void qnvme_cleanup(QNvme *n)
+{
     int i;
 
     for (i = 0; i < QNVME_MAX_QUEUES; i++) {
@@ -494,18 +502,24 @@ static void qnvme_destructor(QOSGraphObject *obj)
     }
     if (n->pending_prp_list) {
         qnvme_free(n, n->pending_prp_list);
+        n->pending_prp_list = 0;
     }
     if (n->bar_mapped) {
         qpci_iounmap(&n->dev, n->bar);
+        n->bar_mapped = false;
     }
+}
+
+static void qnvme_destructor(QOSGraphObject *obj)
+{
+    qnvme_cleanup((QNvme *)obj);
 }
 
 static void *qnvme_create(void *pci_bus, QGuestAllocator *alloc, void *addr)
 {
     QNvme *n = g_new0(QNvme, 1);
 
-    qpci_device_init(&n->dev, pci_bus, addr);
-    n->alloc = alloc;
+    qnvme_init(n, pci_bus, alloc, ((QPCIAddress *)addr)->devfn);
     n->obj.get_driver = qnvme_get_driver;
     n->obj.destructor = qnvme_destructor;
     return &n->obj;

@@ -52,6 +52,13 @@ typedef struct QNvme {
  */
 const char *qnvme_test_image(GString *cmd_line, const char *id, size_t size);
 
+/*
+ * A controller outside the qos graph (a second controller of a subsystem,
+ * or a test that starts QEMU itself) at @devfn of @bus.
+ */
+void qnvme_init(QNvme *n, QPCIBus *bus, QGuestAllocator *alloc, int devfn);
+void qnvme_cleanup(QNvme *n);
+
 /* Controller state. */
 void qnvme_enable(QNvme *n, uint8_t css);
 void qnvme_disable(QNvme *n);

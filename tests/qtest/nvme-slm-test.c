@@ -1,0 +1,859 @@
+/*
+ * QTest testcases for the NVMe Subsystem Local Memory command set (CSI 03h):
+ * memory namespaces, Memory Read, Write, Fill and Copy, NVM Copy from SLM,
+ * reachability, through the libqos NVMe driver
+ *
+ * Copyright (c) 2026 The QEMU computational storage authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/module.h"
+#include "qemu/units.h"
+#include "libqtest.h"
+#include "libqos/qgraph.h"
+#include "libqos/libqos-pc.h"
+#include "libqos/nvme.h"
+#include "block/nvme-csd.h"
+
+#define IMAGE_SIZE      (4 * MiB)
+#define LBA_SIZE        512
+#define SLM_SIZE        (1 * MiB)
+#define NSID_NVM        1
+#define NSID_MEM        2
+#define NSID_MEM_G2     3       /* group 2, associated with group 1 */
+#define NSID_MEM_G3     4       /* group 3, reaches no other group */
+#define QID             1
+
+/* Namespace 1 on an image, for the controller's drive property. */
+static void *image_setup(GString *cmd_line, void *arg)
+{
+    qnvme_test_image(cmd_line, "nvm0", IMAGE_SIZE);
+    return arg;
+}
+
+/*
+ * An NVM subsystem with a 2 MiB SLM, NVM namespace 1, memory namespace 2
+ * (1 MiB) in reachability group 1 with it, memory namespaces 3 and 4 in
+ * groups 2 and 3, groups 1 and 2 associated, and a second controller at
+ * 05.0.
+ */
+static void *slm_subsys_setup(GString *cmd_line, void *arg)
+{
+    g_string_prepend(cmd_line,
+                     "-object memory-backend-ram,id=slm0,size=2M "
+                     "-device nvme-subsys,id=subsys0,nqn=csd-test,slm=slm0,"
+                     "reach.assoc=1+2 ");
+    qnvme_test_image(cmd_line, "nvm0", IMAGE_SIZE);
+    g_string_append(cmd_line,
+                    " -device nvme-ns,drive=nvm0,nsid=1"
+                    " -device nvme-mem-ns,nsid=2,size=1M"
+                    " -device nvme-mem-ns,nsid=3,offset=1M,size=512K,rgrpid=2"
+                    " -device nvme-mem-ns,nsid=4,offset=1536K,size=512K,"
+                    "rgrpid=3"
+                    " -device nvme,serial=foo,subsys=subsys0,addr=05.0");
+    return arg;
+}
+
+static void pattern(uint8_t *buf, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
+    }
+}
+
+static void start(QNvme *n)
+{
+    qnvme_enable(n, NVME_CC_CSS_ALL);
+    qnvme_create_ioq(n, QID);
+}
+
+/* A memory command of @len bytes at @sb, mapping @maplen bytes at @addr. */
+static uint16_t mem_cmd(QNvme *n, uint8_t opcode, uint32_t nsid, uint64_t sb,
+                        uint32_t len, uint64_t addr, size_t maplen)
+{
+    NvmeMemRwCmd cmd = {
+        .opcode = opcode,
+        .nsid = cpu_to_le32(nsid),
+        .sb = cpu_to_le64(sb),
+        .len = cpu_to_le32(len),
+    };
+
+    if (maplen) {
+        qnvme_map(n, (NvmeCmd *)&cmd, addr, maplen);
+    }
+    return qnvme_cmd(n, QID, (NvmeCmd *)&cmd, NULL);
+}
+
+static uint16_t mem_write(QNvme *n, uint32_t nsid, uint64_t sb,
+                          const void *buf, uint32_t len)
+{
+    NvmeMemRwCmd cmd = {
+        .opcode = NVME_CMD_MEM_WRITE,
+        .nsid = cpu_to_le32(nsid),
+        .sb = cpu_to_le64(sb),
+        .len = cpu_to_le32(len),
+    };
+
+    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, (void *)buf, len, true,
+                          NULL);
+}
+
+static uint16_t mem_read(QNvme *n, uint32_t nsid, uint64_t sb, void *buf,
+                         uint32_t len)
+{
+    NvmeMemRwCmd cmd = {
+        .opcode = NVME_CMD_MEM_READ,
+        .nsid = cpu_to_le32(nsid),
+        .sb = cpu_to_le64(sb),
+        .len = cpu_to_le32(len),
+    };
+
+    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, buf, len, false, NULL);
+}
+
+static uint16_t nvm_rw(QNvme *n, uint8_t opcode, uint64_t slba, void *buf,
+                       uint32_t len)
+{
+    NvmeCmd cmd = {
+        .opcode = opcode,
+        .nsid = cpu_to_le32(NSID_NVM),
+        .cdw10 = cpu_to_le32(slba),
+        .cdw11 = cpu_to_le32(slba >> 32),
+        .cdw12 = cpu_to_le32(len / LBA_SIZE - 1),
+    };
+
+    return qnvme_cmd_data(n, QID, &cmd, buf, len,
+                          opcode == NVME_CMD_WRITE, NULL);
+}
+
+static NvmeCopySourceRangeFormat0_2 lba_src(uint32_t snsid, uint64_t slba,
+                                            uint32_t nlb)
+{
+    return (NvmeCopySourceRangeFormat0_2) {
+        .sparams = cpu_to_le32(snsid),
+        .slba = cpu_to_le64(slba),
+        .nlb = cpu_to_le16(nlb - 1),
+    };
+}
+
+static NvmeCopySourceRangeFormat4 mem_src(uint32_t snsid, uint64_t saddr,
+                                          uint32_t nbyte)
+{
+    return (NvmeCopySourceRangeFormat4) {
+        .snsid = cpu_to_le32(snsid),
+        .saddr = cpu_to_le64(saddr),
+        .nbyte = cpu_to_le32(nbyte),
+    };
+}
+
+/* Memory Copy of @nr 32-byte source ranges in @format. */
+static uint16_t mem_copy(QNvme *n, uint32_t nsid, uint64_t sdaddr,
+                         uint64_t len, uint8_t format, const void *ranges,
+                         int nr, NvmeCqe *cqe)
+{
+    NvmeMemCopyCmd cmd = {
+        .opcode = NVME_CMD_MEM_COPY,
+        .nsid = cpu_to_le32(nsid),
+        .len = cpu_to_le64(len),
+        .sdaddr = cpu_to_le64(sdaddr),
+        .nr = nr - 1,
+        .control[0] = format,
+    };
+
+    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, (void *)ranges, nr * 32,
+                          true, cqe);
+}
+
+/* NVM Copy to the NVM namespace from memory namespace ranges. */
+static uint16_t nvm_copy4(QNvme *n, uint64_t sdlba,
+                          const NvmeCopySourceRangeFormat4 *ranges, int nr)
+{
+    NvmeCopyCmd cmd = {
+        .opcode = NVME_CMD_COPY,
+        .nsid = cpu_to_le32(NSID_NVM),
+        .sdlba = cpu_to_le64(sdlba),
+        .nr = nr - 1,
+        .control[0] = NVME_COPY_FORMAT_4,
+    };
+
+    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, (void *)ranges,
+                          nr * sizeof(*ranges), true, NULL);
+}
+
+static void set_cdfe(QNvme *n, uint16_t cdfe)
+{
+    NvmeHostBehaviorSupport hbs = { .cdfe = cpu_to_le16(cdfe) };
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_SET_FEATURES,
+        .cdw10 = cpu_to_le32(NVME_HOST_BEHAVIOR_SUPPORT),
+    };
+
+    g_assert_cmphex(qnvme_cmd_data(n, 0, &cmd, &hbs, sizeof(hbs), true,
+                                   NULL), ==, NVME_SUCCESS);
+}
+
+static void assert_nslist(QNvme *n, uint8_t cns, uint8_t csi,
+                          const uint32_t *want, int nwant)
+{
+    uint32_t list[NVME_IDENTIFY_DATA_SIZE / 4];
+
+    g_assert_cmphex(qnvme_identify(n, cns, 0, 0, csi, list), ==,
+                    NVME_SUCCESS);
+    for (int i = 0; i < nwant; i++) {
+        g_assert_cmpint(le32_to_cpu(list[i]), ==, want[i]);
+    }
+    g_assert_cmpint(list[nwant], ==, 0);
+}
+
+static void test_identify(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint32_t mem[] = { NSID_MEM, NSID_MEM_G2, NSID_MEM_G3 };
+    static const uint32_t all[] = {
+        NSID_NVM, NSID_MEM, NSID_MEM_G2, NSID_MEM_G3
+    };
+    QNvme *n = obj;
+    uint8_t buf[NVME_IDENTIFY_DATA_SIZE];
+    NvmeIdCtrl *id = (NvmeIdCtrl *)buf;
+    NvmeIdNsSlm *id_slm = (NvmeIdNsSlm *)buf;
+    NvmeIdNsInd *id_ind = (NvmeIdNsInd *)buf;
+    NvmeIdNsDescr *descr = (NvmeIdNsDescr *)buf;
+    NvmeEffectsLog effects;
+
+    start(n);
+
+    g_assert_cmphex(NVME_CAP_CSS(n->cap) & NVME_CAP_CSS_IOCSS, ==,
+                    NVME_CAP_CSS_IOCSS);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_IO_COMMAND_SET, 0, 0, 0,
+                                   buf), ==, NVME_SUCCESS);
+    g_assert_cmphex(ldq_le_p(buf), ==, 1 << NVME_CSI_NVM |
+                    1 << NVME_CSI_ZONED | 1 << NVME_CSI_SLM);
+
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CTRL, 0, 0, 0, buf), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(id->crcap, ==, NVME_CRCAP_RRSUP);
+    g_assert_cmphex(le16_to_cpu(id->ocfs) & NVME_OCFS_COPY_FORMAT_4, ==,
+                    NVME_OCFS_COPY_FORMAT_4);
+
+    assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, all, 4);
+    assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_SLM, mem, 3);
+
+    /* CNS 05h: the size in bytes, for memory namespaces only */
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_MEM, 0,
+                                   NVME_CSI_SLM, buf), ==, NVME_SUCCESS);
+    g_assert_cmpint(le64_to_cpu(id_slm->msz), ==, SLM_SIZE);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_NVM, 0,
+                                   NVME_CSI_SLM, buf), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_MEM, 0,
+                                   NVME_CSI_NVM, buf), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_CTRL, 0, 0,
+                                   NVME_CSI_SLM, buf), ==, NVME_SUCCESS);
+
+    /* CNS 08h: ready, shared, in reachability group 1 */
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_IND_NS, NSID_MEM, 0, 0,
+                                   buf), ==, NVME_SUCCESS);
+    g_assert_cmphex(id_ind->nstat, ==, NVME_ID_NS_IND_NSTAT_NRDY);
+    g_assert_cmphex(id_ind->nmic, ==, NVME_ID_NS_IND_NMIC_SHRNS);
+    g_assert_cmpint(le32_to_cpu(id_ind->rgrpid), ==, 1);
+
+    /* CNS 03h: the namespace's command set identifier */
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_NS_DESCR_LIST, NSID_MEM, 0,
+                                   0, buf), ==, NVME_SUCCESS);
+    while (descr->nidt != NVME_NIDT_CSI) {
+        g_assert_cmpint(descr->nidt, !=, 0);
+        descr = (NvmeIdNsDescr *)((uint8_t *)descr + sizeof(*descr) +
+                                  descr->nidl);
+    }
+    g_assert_cmpint(*(uint8_t *)(descr + 1), ==, NVME_CSI_SLM);
+
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_CMD_EFFECTS, 0, NVME_CSI_SLM,
+                                  0, &effects, sizeof(effects)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_MEM_READ]), ==,
+                    NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_MEM_WRITE]), ==,
+                    NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_MEM_FILL]), ==,
+                    NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_MEM_COPY]), ==,
+                    NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_FLUSH]), ==, 0);
+
+    qnvme_disable(n);
+}
+
+/* With CC.CSS = NVM only, memory namespaces are not attached. */
+static void test_css_nvm(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint32_t nvm[] = { NSID_NVM };
+    QNvme *n = obj;
+    uint64_t buf;
+
+    qnvme_enable(n, NVME_CC_CSS_NVM);
+    qnvme_create_ioq(n, QID);
+    buf = qnvme_alloc(n, 4 * KiB);
+    assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, nvm, 1);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_READ, NSID_MEM, 0, 4, buf, 4),
+                    ==, NVME_INVALID_FIELD | NVME_DNR);
+    qnvme_free(n, buf);
+    qnvme_disable(n);
+}
+
+/*
+ * The one-line form: -device nvme,drive=nvm0,slm=on,slm.size=1M,
+ * slm.ns-size=512K makes a RAM SLM and memory namespace 2 in it.
+ */
+static void test_one_line(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeIdNsSlm id;
+    NvmeCopySourceRangeFormat4 r;
+    uint8_t out[4 * KiB], in[4 * KiB];
+
+    start(n);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_MEM, 0,
+                                   NVME_CSI_SLM, &id), ==, NVME_SUCCESS);
+    g_assert_cmpint(le64_to_cpu(id.msz), ==, 512 * KiB);
+
+    pattern(out, sizeof(out), 9);
+    g_assert_cmphex(mem_write(n, NSID_MEM, 508 * KiB, out, sizeof(out)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(mem_read(n, NSID_MEM, 508 * KiB, in, sizeof(in)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+    g_assert_cmphex(mem_read(n, NSID_MEM, 512 * KiB, in, 4), ==,
+                    NVME_LBA_RANGE | NVME_DNR);
+
+    /*
+     * The namespace of the controller's drive property has no copy limits
+     * set (MSSRL = MCL = 0): NVM Copy to it hits them, as with any format.
+     */
+    set_cdfe(n, NVME_OCFS_COPY_FORMAT_4);
+    r = mem_src(NSID_MEM, 0, 4 * KiB);
+    g_assert_cmphex(nvm_copy4(n, 0, &r, 1), ==, NVME_CMD_SIZE_LIMIT | NVME_DNR);
+    qnvme_disable(n);
+}
+
+static void test_rw(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    const uint32_t len = 64 * KiB;
+    g_autofree uint8_t *out = g_malloc(len);
+    g_autofree uint8_t *in = g_malloc0(len);
+    uint64_t buf;
+
+    start(n);
+    buf = qnvme_alloc(n, 8 * KiB);
+
+    pattern(out, len, 1);
+    g_assert_cmphex(mem_write(n, NSID_MEM, 4 * KiB, out, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(mem_read(n, NSID_MEM, 4 * KiB, in, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, len, out, len);
+
+    /* dword granularity: a 4-byte read in the middle */
+    g_assert_cmphex(mem_read(n, NSID_MEM, 4 * KiB + 100, in, 4), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, 4, out + 100, 4);
+
+    /* the last dword of the namespace */
+    g_assert_cmphex(mem_write(n, NSID_MEM, SLM_SIZE - 4, out, 4), ==,
+                    NVME_SUCCESS);
+
+    /* misaligned start, length, empty, beyond the end, beyond MDTS */
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_READ, NSID_MEM, 2, 4, buf, 4),
+                    ==, NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_WRITE, NSID_MEM, 0, 6, buf, 8),
+                    ==, NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_READ, NSID_MEM, 0, 0, buf, 4),
+                    ==, NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_READ, NSID_MEM, SLM_SIZE - 4, 8,
+                            buf, 8), ==, NVME_LBA_RANGE | NVME_DNR);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_WRITE, NSID_MEM,
+                            UINT64_MAX - 3, 8, buf, 8), ==,
+                    NVME_LBA_RANGE | NVME_DNR);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_WRITE, NSID_MEM, 4 * MiB, 8, buf,
+                            8), ==, NVME_LBA_RANGE | NVME_DNR);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_READ, NSID_MEM, 0, SLM_SIZE, buf,
+                            8 * KiB), ==, NVME_INVALID_FIELD | NVME_DNR);
+
+    qnvme_free(n, buf);
+    qnvme_disable(n);
+}
+
+static void test_fill(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    const uint32_t len = 16 * KiB;
+    g_autofree uint8_t *out = g_malloc(len);
+    g_autofree uint8_t *in = g_malloc(len);
+    g_autofree uint8_t *zero = g_malloc0(len);
+
+    start(n);
+
+    pattern(out, len, 2);
+    g_assert_cmphex(mem_write(n, NSID_MEM, 0, out, len), ==, NVME_SUCCESS);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_FILL, NSID_MEM, 1 * KiB, 8 * KiB,
+                            0, 0), ==, NVME_SUCCESS);
+    g_assert_cmphex(mem_read(n, NSID_MEM, 0, in, len), ==, NVME_SUCCESS);
+    g_assert_cmpmem(in, 1 * KiB, out, 1 * KiB);
+    g_assert_cmpmem(in + 1 * KiB, 8 * KiB, zero, 8 * KiB);
+    g_assert_cmpmem(in + 9 * KiB, 7 * KiB, out + 9 * KiB, 7 * KiB);
+
+    /* the whole namespace, in several steps of the device */
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_FILL, NSID_MEM, 0, SLM_SIZE, 0,
+                            0), ==, NVME_SUCCESS);
+    g_assert_cmphex(mem_read(n, NSID_MEM, 0, in, len), ==, NVME_SUCCESS);
+    g_assert_cmpmem(in, len, zero, len);
+
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_FILL, NSID_MEM, 1, 4, 0, 0), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_FILL, NSID_MEM, 0, 0, 0, 0), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_FILL, NSID_MEM, 4, SLM_SIZE, 0,
+                            0), ==, NVME_LBA_RANGE | NVME_DNR);
+
+    qnvme_disable(n);
+}
+
+/* Memory Copy from logical blocks of the NVM namespace (format 2h). */
+static void test_copy_from_nvm(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    const uint32_t len = 8 * KiB;
+    g_autofree uint8_t *out = g_malloc(len);
+    g_autofree uint8_t *in = g_malloc(len);
+    NvmeCopySourceRangeFormat0_2 r[2];
+    NvmeCqe cqe;
+
+    start(n);
+
+    pattern(out, len, 3);
+    g_assert_cmphex(nvm_rw(n, NVME_CMD_WRITE, 100, out, len), ==,
+                    NVME_SUCCESS);
+
+    /* two ranges, in reverse order, land one after the other */
+    r[0] = lba_src(NSID_NVM, 108, 8);
+    r[1] = lba_src(NSID_NVM, 100, 8);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 64 * KiB, len, NVME_COPY_FORMAT_2,
+                             r, 2, NULL), ==, NVME_SUCCESS);
+    g_assert_cmphex(mem_read(n, NSID_MEM, 64 * KiB, in, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, 4 * KiB, out + 4 * KiB, 4 * KiB);
+    g_assert_cmpmem(in + 4 * KiB, 4 * KiB, out, 4 * KiB);
+
+    /* LEN is not the sum of the ranges */
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, len - 4, NVME_COPY_FORMAT_2,
+                             r, 2, NULL), ==, NVME_INVALID_FIELD | NVME_DNR);
+    /* destination beyond the namespace, or misaligned */
+    g_assert_cmphex(mem_copy(n, NSID_MEM, SLM_SIZE - 4 * KiB, len,
+                             NVME_COPY_FORMAT_2, r, 2, NULL), ==,
+                    NVME_LBA_RANGE | NVME_DNR);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 2, len, NVME_COPY_FORMAT_2, r, 2,
+                             NULL), ==, NVME_INVALID_FIELD | NVME_DNR);
+    /* descriptor formats the command does not take */
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, len, NVME_COPY_FORMAT_0, r, 2,
+                             NULL), ==, NVME_INVALID_FIELD | NVME_DNR);
+    /* format 3h is for 32b/64b guard protection, which nsid 1 has not */
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, 4 * KiB, NVME_COPY_FORMAT_3, r,
+                             1, NULL), ==,
+                    NVME_CMD_INCOMP_NS_OR_FMT | NVME_DNR);
+
+    /* per-range errors; the result is the index of the failed range */
+    r[1] = lba_src(0, 0, 8);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, len, NVME_COPY_FORMAT_2, r, 2,
+                             &cqe), ==, NVME_INVALID_NSID | NVME_DNR);
+    g_assert_cmpint(le32_to_cpu(cqe.result), ==, 1);
+    r[1] = lba_src(7, 0, 8);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, len, NVME_COPY_FORMAT_2, r, 2,
+                             NULL), ==, NVME_INVALID_FIELD | NVME_DNR);
+    r[1] = lba_src(NSID_MEM, 0, 8);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, len, NVME_COPY_FORMAT_2, r, 2,
+                             NULL), ==, NVME_CMD_INCOMP_NS_OR_FMT | NVME_DNR);
+    r[1] = lba_src(NSID_NVM, IMAGE_SIZE / LBA_SIZE - 4, 8);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, len, NVME_COPY_FORMAT_2, r, 2,
+                             NULL), ==, NVME_LBA_RANGE | NVME_DNR);
+    r[1] = lba_src(NSID_NVM, 0, 8);
+    r[1].sopt = cpu_to_le16(NVME_COPY_SOPT_FCO);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, len, NVME_COPY_FORMAT_2, r, 2,
+                             NULL), ==, NVME_FAST_COPY_NOT_POSSIBLE | NVME_DNR);
+
+    qnvme_disable(n);
+}
+
+/* Memory Copy between byte ranges of memory namespaces (format 4h). */
+static void test_copy_mem(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    const uint32_t len = 12 * KiB;
+    g_autofree uint8_t *out = g_malloc(len);
+    g_autofree uint8_t *in = g_malloc(len);
+    NvmeCopySourceRangeFormat4 r[2];
+
+    start(n);
+
+    pattern(out, len, 4);
+    g_assert_cmphex(mem_write(n, NSID_MEM, 0, out, len), ==, NVME_SUCCESS);
+
+    r[0] = mem_src(NSID_MEM, 8 * KiB, 4 * KiB);
+    r[1] = mem_src(NSID_MEM, 4, 8 * KiB - 4);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 512 * KiB, len - 4,
+                             NVME_COPY_FORMAT_4, r, 2, NULL), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(mem_read(n, NSID_MEM, 512 * KiB, in, len - 4), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, 4 * KiB, out + 8 * KiB, 4 * KiB);
+    g_assert_cmpmem(in + 4 * KiB, 8 * KiB - 4, out + 4, 8 * KiB - 4);
+
+    /* a source overlapping the destination in the same namespace */
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 6 * KiB, 4 * KiB,
+                             NVME_COPY_FORMAT_4, r, 1, NULL), ==,
+                    NVME_CMD_OVERLAP_IO_RANGE | NVME_DNR);
+    /* misaligned source, source beyond its namespace */
+    r[1] = mem_src(NSID_MEM, 2, 4 * KiB);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 512 * KiB, 8 * KiB,
+                             NVME_COPY_FORMAT_4, r, 2, NULL), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    r[1] = mem_src(NSID_MEM, SLM_SIZE - 2 * KiB, 4 * KiB);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 512 * KiB, 8 * KiB,
+                             NVME_COPY_FORMAT_4, r, 2, NULL), ==,
+                    NVME_LBA_RANGE | NVME_DNR);
+    /* an NVM namespace is no format 4h source */
+    r[1] = mem_src(NSID_NVM, 0, 4 * KiB);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 512 * KiB, 8 * KiB,
+                             NVME_COPY_FORMAT_4, r, 2, NULL), ==,
+                    NVME_CMD_INCOMP_NS_OR_FMT | NVME_DNR);
+    r[1] = mem_src(NSID_MEM, 0, 4 * KiB);
+    r[1].sopt = cpu_to_le16(NVME_COPY_SOPT_FCO);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 512 * KiB, 8 * KiB,
+                             NVME_COPY_FORMAT_4, r, 2, NULL), ==,
+                    NVME_FAST_COPY_NOT_POSSIBLE | NVME_DNR);
+
+    qnvme_disable(n);
+}
+
+/* NVM Copy with descriptor format 4h: SLM to the NVM namespace. */
+static void test_nvm_copy_from_slm(void *obj, void *data,
+                                   QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    const uint32_t len = 8 * KiB;
+    g_autofree uint8_t *out = g_malloc(len);
+    g_autofree uint8_t *in = g_malloc(len);
+    NvmeCopySourceRangeFormat4 r[2];
+
+    start(n);
+
+    pattern(out, len, 5);
+    g_assert_cmphex(mem_write(n, NSID_MEM, 128 * KiB, out, len), ==,
+                    NVME_SUCCESS);
+    r[0] = mem_src(NSID_MEM, 128 * KiB, 2 * KiB);
+    r[1] = mem_src(NSID_MEM, 128 * KiB + 2 * KiB, 6 * KiB);
+
+    /* format 4h must be enabled through Host Behavior Support first */
+    g_assert_cmphex(nvm_copy4(n, 40, r, 2), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    set_cdfe(n, NVME_OCFS_COPY_FORMAT_4);
+
+    g_assert_cmphex(nvm_copy4(n, 40, r, 2), ==, NVME_SUCCESS);
+    g_assert_cmphex(nvm_rw(n, NVME_CMD_READ, 40, in, len), ==, NVME_SUCCESS);
+    g_assert_cmpmem(in, len, out, len);
+
+    /* a range that is not a whole number of logical blocks */
+    r[1] = mem_src(NSID_MEM, 0, 4 * KiB + 4);
+    g_assert_cmphex(nvm_copy4(n, 40, r, 2), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    /* past the end of the NVM namespace */
+    r[1] = mem_src(NSID_MEM, 0, 4 * KiB);
+    g_assert_cmphex(nvm_copy4(n, IMAGE_SIZE / LBA_SIZE - 8, r, 2), ==,
+                    NVME_LBA_RANGE | NVME_DNR);
+    /* an NVM namespace is no format 4h source */
+    r[1] = mem_src(NSID_NVM, 0, 4 * KiB);
+    g_assert_cmphex(nvm_copy4(n, 40, r, 2), ==,
+                    NVME_CMD_INCOMP_NS_OR_FMT | NVME_DNR);
+    r[1] = mem_src(NSID_MEM, 0, 4 * KiB);
+    r[1].sopt = cpu_to_le16(NVME_COPY_SOPT_FCO);
+    g_assert_cmphex(nvm_copy4(n, 40, r, 2), ==,
+                    NVME_FAST_COPY_NOT_POSSIBLE | NVME_DNR);
+
+    qnvme_disable(n);
+}
+
+/*
+ * NVM command set opcodes that the SLM command set does not have.  (NVM
+ * Read and Write share their opcodes with Memory Read and Memory Copy.)
+ */
+static void test_wrong_command_set(void *obj, void *data,
+                                   QGuestAllocator *alloc)
+{
+    static const uint8_t opcodes[] = {
+        NVME_CMD_FLUSH, NVME_CMD_WRITE_ZEROES, NVME_CMD_DSM, NVME_CMD_VERIFY,
+        NVME_CMD_COPY, NVME_CMD_ZONE_APPEND,
+    };
+    QNvme *n = obj;
+
+    start(n);
+    for (int i = 0; i < ARRAY_SIZE(opcodes); i++) {
+        NvmeCmd cmd = {
+            .opcode = opcodes[i],
+            .nsid = cpu_to_le32(NSID_MEM),
+        };
+
+        g_assert_cmphex(qnvme_cmd(n, QID, &cmd, NULL), ==,
+                        NVME_INVALID_OPCODE | NVME_DNR);
+    }
+    qnvme_disable(n);
+}
+
+/* SLM contents survive a controller reset. */
+static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    const uint32_t len = 4 * KiB;
+    uint8_t out[4 * KiB], in[4 * KiB];
+
+    start(n);
+    pattern(out, len, 6);
+    g_assert_cmphex(mem_write(n, NSID_MEM, 12 * KiB, out, len), ==,
+                    NVME_SUCCESS);
+    qnvme_disable(n);
+
+    start(n);
+    g_assert_cmphex(mem_read(n, NSID_MEM, 12 * KiB, in, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, len, out, len);
+    qnvme_disable(n);
+}
+
+/* Two controllers of one subsystem see the same SLM. */
+static void test_shared(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    QNvme n2;
+    uint8_t out[4 * KiB], in[4 * KiB];
+
+    start(n);
+    qnvme_init(&n2, n->dev.bus, alloc, QPCI_DEVFN(5, 0));
+    start(&n2);
+
+    pattern(out, sizeof(out), 7);
+    g_assert_cmphex(mem_write(n, NSID_MEM_G2, 4 * KiB, out, sizeof(out)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(mem_read(&n2, NSID_MEM_G2, 4 * KiB, in, sizeof(in)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+
+    qnvme_disable(&n2);
+    qnvme_cleanup(&n2);
+    qnvme_disable(n);
+}
+
+static void test_reachability(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    uint8_t buf[4 * KiB];
+    NvmeReachGroupsLog *groups = (NvmeReachGroupsLog *)buf;
+    NvmeReachAssocsLog *assocs = (NvmeReachAssocsLog *)buf;
+    NvmeReachGroupDescr *gd;
+    NvmeReachAssocDescr *ad;
+    NvmeIdNsInd *id_ind = (NvmeIdNsInd *)buf;
+    NvmeCopySourceRangeFormat4 r;
+    uint32_t *ids;
+
+    start(n);
+
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_IND_NS, NSID_MEM_G3, 0,
+                                   0, buf), ==, NVME_SUCCESS);
+    g_assert_cmpint(le32_to_cpu(id_ind->rgrpid), ==, 3);
+
+    /* groups 1: namespaces 1 and 2; 2: namespace 3; 3: namespace 4 */
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_REACH_GROUPS, 0, 0, 0, buf,
+                                  sizeof(buf)), ==, NVME_SUCCESS);
+    g_assert_cmpint(le16_to_cpu(groups->nrgd), ==, 3);
+    gd = (NvmeReachGroupDescr *)(groups + 1);
+    g_assert_cmpint(le32_to_cpu(gd->rgid), ==, 1);
+    g_assert_cmpint(le32_to_cpu(gd->nnid), ==, 2);
+    ids = (uint32_t *)(gd + 1);
+    g_assert_cmpint(le32_to_cpu(ids[0]), ==, NSID_NVM);
+    g_assert_cmpint(le32_to_cpu(ids[1]), ==, NSID_MEM);
+    gd = (NvmeReachGroupDescr *)(ids + 2);
+    g_assert_cmpint(le32_to_cpu(gd->rgid), ==, 2);
+    g_assert_cmpint(le32_to_cpu(gd->nnid), ==, 1);
+    ids = (uint32_t *)(gd + 1);
+    g_assert_cmpint(le32_to_cpu(ids[0]), ==, NSID_MEM_G2);
+    gd = (NvmeReachGroupDescr *)(ids + 1);
+    g_assert_cmpint(le32_to_cpu(gd->rgid), ==, 3);
+    ids = (uint32_t *)(gd + 1);
+    g_assert_cmpint(le32_to_cpu(ids[0]), ==, NSID_MEM_G3);
+
+    /* one association: groups 1 and 2 */
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_REACH_ASSOCS, 0, 0, 0, buf,
+                                  sizeof(buf)), ==, NVME_SUCCESS);
+    g_assert_cmpint(le16_to_cpu(assocs->nrad), ==, 1);
+    ad = (NvmeReachAssocDescr *)(assocs + 1);
+    g_assert_cmpint(le32_to_cpu(ad->rasid), ==, 1);
+    g_assert_cmpint(le32_to_cpu(ad->nrid), ==, 2);
+    ids = (uint32_t *)(ad + 1);
+    g_assert_cmpint(le32_to_cpu(ids[0]), ==, 1);
+    g_assert_cmpint(le32_to_cpu(ids[1]), ==, 2);
+
+    /* an offset past the log */
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_REACH_ASSOCS, 0, 0, 4096, buf,
+                                  16), ==, NVME_INVALID_FIELD | NVME_DNR);
+
+    /* group 2 reaches group 1; group 3 reaches neither */
+    r = mem_src(NSID_MEM_G2, 0, 4 * KiB);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, 4 * KiB, NVME_COPY_FORMAT_4, &r,
+                             1, NULL), ==, NVME_SUCCESS);
+    r = mem_src(NSID_MEM_G3, 0, 4 * KiB);
+    g_assert_cmphex(mem_copy(n, NSID_MEM, 0, 4 * KiB, NVME_COPY_FORMAT_4, &r,
+                             1, NULL), ==, NVME_NS_NOT_REACHABLE | NVME_DNR);
+    set_cdfe(n, NVME_OCFS_COPY_FORMAT_4);
+    g_assert_cmphex(nvm_copy4(n, 0, &r, 1), ==,
+                    NVME_NS_NOT_REACHABLE | NVME_DNR);
+
+    qnvme_disable(n);
+}
+
+/* Without SLM the controller has no reachability reporting. */
+static void test_no_slm(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    uint8_t buf[NVME_IDENTIFY_DATA_SIZE];
+    NvmeIdCtrl *id = (NvmeIdCtrl *)buf;
+
+    qnvme_enable(n, NVME_CC_CSS_ALL);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CTRL, 0, 0, 0, buf), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(id->crcap, ==, 0);
+    g_assert_cmphex(le16_to_cpu(id->ocfs) & NVME_OCFS_COPY_FORMAT_4, ==, 0);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_IO_COMMAND_SET, 0, 0, 0,
+                                   buf), ==, NVME_SUCCESS);
+    g_assert_cmphex(ldq_le_p(buf), ==, 1 << NVME_CSI_NVM |
+                    1 << NVME_CSI_ZONED);
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_REACH_GROUPS, 0, 0, 0, buf,
+                                  16), ==, NVME_INVALID_FIELD | NVME_DNR);
+    qnvme_disable(n);
+}
+
+/* A file-backed SLM keeps its contents across a restart of QEMU. */
+static void test_persistent(void *obj, void *data, QGuestAllocator *alloc)
+{
+    g_autofree char *path = NULL;
+    uint8_t out[4 * KiB], in[4 * KiB];
+    int fd = g_file_open_tmp("qtest-slm.XXXXXX", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, SLM_SIZE), ==, 0);
+    close(fd);
+    pattern(out, sizeof(out), 8);
+
+    for (int boot = 0; boot < 2; boot++) {
+        QOSState *qs = qtest_pc_boot(
+            "-object memory-backend-file,id=slm0,size=1M,mem-path=%s,share=on "
+            "-device nvme-subsys,id=subsys0,nqn=csd-persist,slm=slm0 "
+            "-device nvme,serial=p0,subsys=subsys0,addr=04.0 "
+            "-device nvme-mem-ns,nsid=1", path);
+        QNvme n;
+
+        qnvme_init(&n, qs->pcibus, &qs->alloc, QPCI_DEVFN(4, 0));
+        start(&n);
+        if (boot == 0) {
+            g_assert_cmphex(mem_write(&n, 1, 8 * KiB, out, sizeof(out)), ==,
+                            NVME_SUCCESS);
+        } else {
+            g_assert_cmphex(mem_read(&n, 1, 8 * KiB, in, sizeof(in)), ==,
+                            NVME_SUCCESS);
+            g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+        }
+        qnvme_disable(&n);
+        qnvme_cleanup(&n);
+        qtest_shutdown(qs);
+    }
+    unlink(path);
+}
+
+/* Set-ups QEMU refuses, with the reason it gives. */
+static void test_bad_setup(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const struct {
+        const char *args;
+        const char *error;
+    } cases[] = {
+        { "-device nvme,id=n0,serial=a,slm=on "
+          "-device nvme-mem-ns,bus=n0,size=4K", "overlaps namespace" },
+        { "-device nvme,id=n0,serial=a "
+          "-device nvme-mem-ns,bus=n0,size=4K", "no subsystem local memory" },
+        { "-device nvme,id=n0,serial=a,slm=on,slm.ns-size=512K "
+          "-device nvme-mem-ns,bus=n0,offset=512K,size=6", "multiples of 4" },
+        { "-device nvme,id=n0,serial=a,slm=on,slm.size=1M,slm.ns-size=512K "
+          "-device nvme-mem-ns,bus=n0,offset=768K,size=512K", "is outside" },
+        { "-object memory-backend-ram,id=m,size=1M "
+          "-device nvme-subsys,id=s,slm=m,reach.assoc=1+x "
+          "-device nvme,serial=a,subsys=s", "reach.assoc" },
+        { "-object memory-backend-ram,id=m,size=1M "
+          "-device nvme-subsys,id=s,slm=m "
+          "-device nvme-subsys,id=t,slm=m", "already in use" },
+        { "-object memory-backend-ram,id=m,size=1M "
+          "-device nvme-subsys,id=s,slm=m "
+          "-device nvme,serial=a,subsys=s,slm=on", "already has" },
+    };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+
+    for (int i = 0; i < ARRAY_SIZE(cases); i++) {
+        /* a set-up QEMU wrongly accepts times out instead of hanging */
+        g_autofree char *cmd = g_strdup_printf(
+            "timeout 30 %s -machine q35 -accel qtest -display none "
+            "-nodefaults -S %s", qemu, cases[i].args);
+        g_auto(GStrv) argv = g_strsplit(cmd, " ", -1);
+        g_autofree char *out = NULL, *err = NULL;
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH,
+                                   NULL, NULL, &out, &err, &status, NULL));
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+        g_assert_nonnull(strstr(err, cases[i].error));
+    }
+}
+
+static void nvme_slm_register_tests(void)
+{
+    QOSGraphTestOptions opts = {
+        .before = slm_subsys_setup,
+        .edge.extra_device_opts = "subsys=subsys0",
+    };
+    QOSGraphTestOptions one_line = {
+        .before = image_setup,
+        .edge.extra_device_opts = "drive=nvm0,slm=on,slm.size=1M,"
+                                  "slm.ns-size=512K",
+    };
+    QOSGraphTestOptions plain = {
+        .before = image_setup,
+        .edge.extra_device_opts = "drive=nvm0",
+    };
+
+    qos_add_test("slm/identify", "nvme", test_identify, &opts);
+    qos_add_test("slm/css-nvm", "nvme", test_css_nvm, &opts);
+    qos_add_test("slm/rw", "nvme", test_rw, &opts);
+    qos_add_test("slm/fill", "nvme", test_fill, &opts);
+    qos_add_test("slm/copy-from-nvm", "nvme", test_copy_from_nvm, &opts);
+    qos_add_test("slm/copy-mem", "nvme", test_copy_mem, &opts);
+    qos_add_test("slm/nvm-copy-from-slm", "nvme", test_nvm_copy_from_slm,
+                 &opts);
+    qos_add_test("slm/wrong-command-set", "nvme", test_wrong_command_set,
+                 &opts);
+    qos_add_test("slm/reset", "nvme", test_reset, &opts);
+    qos_add_test("slm/shared", "nvme", test_shared, &opts);
+    qos_add_test("slm/reachability", "nvme", test_reachability, &opts);
+    qos_add_test("slm/one-line", "nvme", test_one_line, &one_line);
+    qos_add_test("slm/no-slm", "nvme", test_no_slm, &plain);
+    qos_add_test("slm/persistent", "nvme", test_persistent, &plain);
+    qos_add_test("slm/bad-setup", "nvme", test_bad_setup, &plain);
+}
+
+libqos_init(nvme_slm_register_tests);
