@@ -1,6 +1,7 @@
 #!/bin/bash
-# Start qemu-system-x86_64 with an NVMe controller and one namespace, show
-# them through the monitor (info pci, info qtree, info block) and quit.
+# Start qemu-system-x86_64 with an NVMe controller, an NVM namespace and a
+# subsystem local memory with a memory namespace, show them through the
+# monitor (info pci, info qtree, info block) and quit.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -11,7 +12,7 @@ img=$build/demo-nvm0.img
 
 args=(-machine q35 -accel tcg -nodefaults -display none -S
       -drive "id=nvm0,if=none,file=$img,format=raw"
-      -device nvme,id=nvme0,serial=csd0
+      -device nvme,id=nvme0,serial=csd0,slm=on,slm.size=16M,slm.nsid=2
       -device nvme-ns,id=ns1,bus=nvme0,nsid=1,drive=nvm0
       -monitor stdio)
 echo "\$ qemu-system-x86_64 ${args[*]}"
@@ -26,10 +27,10 @@ awk '/^  Bus/ { blk = $0; next }
      /^      id "nvme0"/ { print blk }' <<<"$out"
 
 echo
-echo "(qemu) info qtree  # the controller (class 0108: NVM Express)"
+echo "(qemu) info qtree  # the controller (class 0108: NVM Express) and its SLM"
 awk '/dev: nvme, id "nvme0"/ { on = 1; ind = match($0, /[^ ]/) }
      on && /^ *(dev|bus):/ && match($0, /[^ ]/) <= ind && !/nvme0/ { on = 0 }
-     on && /dev:|bus:|type |serial|class |mdts|max_ioqpairs/' <<<"$out"
+     on && /dev:|bus:|type |serial|class |mdts|slm/' <<<"$out"
 
 echo
 echo "(qemu) info block  # namespace 1 (device ns1) and its image"

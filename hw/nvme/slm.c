@@ -869,6 +869,7 @@ static bool nvme_slm_create(NvmeCtrl *n, Error **errp)
 
     dev = qdev_new(TYPE_NVME_MEM_NS);
     qdev_prop_set_uint64(dev, "size", ns_size);
+    qdev_prop_set_uint32(dev, "nsid", n->params.slm_nsid);
 
     return qdev_realize_and_unref(dev, &n->bus.parent_bus, errp);
 }

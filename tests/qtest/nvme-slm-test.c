@@ -719,6 +719,26 @@ static void test_reachability(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+/* slm.nsid places the one-line memory namespace beside nvme-ns devices. */
+static void *one_line_nsid_setup(GString *cmd_line, void *arg)
+{
+    qnvme_test_image(cmd_line, "nvm0", IMAGE_SIZE);
+    g_string_append(cmd_line, " -device nvme-ns,drive=nvm0,nsid=1");
+    return arg;
+}
+
+static void test_one_line_nsid(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint32_t all[] = { NSID_NVM, 5 };
+    static const uint32_t mem[] = { 5 };
+    QNvme *n = obj;
+
+    start(n);
+    assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, all, 2);
+    assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_SLM, mem, 1);
+    qnvme_disable(n);
+}
+
 /* Without SLM the controller has no reachability reporting. */
 static void test_no_slm(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -832,6 +852,10 @@ static void nvme_slm_register_tests(void)
         .edge.extra_device_opts = "drive=nvm0,slm=on,slm.size=1M,"
                                   "slm.ns-size=512K",
     };
+    QOSGraphTestOptions one_line_nsid = {
+        .before = one_line_nsid_setup,
+        .edge.extra_device_opts = "slm=on,slm.size=1M,slm.nsid=5",
+    };
     QOSGraphTestOptions plain = {
         .before = image_setup,
         .edge.extra_device_opts = "drive=nvm0",
@@ -851,6 +875,8 @@ static void nvme_slm_register_tests(void)
     qos_add_test("slm/shared", "nvme", test_shared, &opts);
     qos_add_test("slm/reachability", "nvme", test_reachability, &opts);
     qos_add_test("slm/one-line", "nvme", test_one_line, &one_line);
+    qos_add_test("slm/one-line-nsid", "nvme", test_one_line_nsid,
+                 &one_line_nsid);
     qos_add_test("slm/no-slm", "nvme", test_no_slm, &plain);
     qos_add_test("slm/persistent", "nvme", test_persistent, &plain);
     qos_add_test("slm/bad-setup", "nvme", test_bad_setup, &plain);
