@@ -837,7 +837,7 @@ bool nvme_slm_realize_subsys(NvmeSubsystem *subsys, Error **errp)
 }
 
 /* slm=on: a RAM SLM for the subsystem and one memory namespace in it. */
-static bool nvme_slm_create(NvmeCtrl *n, Error **errp)
+bool nvme_slm_create(NvmeCtrl *n, Error **errp)
 {
     NvmeSlm *slm = &n->subsys->slm;
     uint64_t ns_size = n->params.slm_ns_size ?: n->params.slm_size;
@@ -874,6 +874,17 @@ static bool nvme_slm_create(NvmeCtrl *n, Error **errp)
     return qdev_realize_and_unref(dev, &n->bus.parent_bus, errp);
 }
 
+/* What a controller reports once its subsystem has an SLM. */
+void nvme_slm_init_ctrl(NvmeCtrl *n)
+{
+    uint16_t ocfs = le16_to_cpu(n->id_ctrl.ocfs);
+
+    if (n->subsys->slm.dev) {
+        n->id_ctrl.crcap |= NVME_CRCAP_RRSUP;
+        n->id_ctrl.ocfs = cpu_to_le16(ocfs | NVME_OCFS_COPY_FORMAT_4);
+    }
+}
+
 bool nvme_slm_realize_ctrl(NvmeCtrl *n, Error **errp)
 {
     if (pci_is_vf(PCI_DEVICE(n))) {
@@ -884,12 +895,7 @@ bool nvme_slm_realize_ctrl(NvmeCtrl *n, Error **errp)
         return false;
     }
 
-    if (n->subsys->slm.dev) {
-        uint16_t ocfs = le16_to_cpu(n->id_ctrl.ocfs);
-
-        n->id_ctrl.crcap |= NVME_CRCAP_RRSUP;
-        n->id_ctrl.ocfs = cpu_to_le16(ocfs | NVME_OCFS_COPY_FORMAT_4);
-    }
+    nvme_slm_init_ctrl(n);
 
     return true;
 }

@@ -115,12 +115,176 @@ typedef struct QEMU_PACKED NvmeIdNsSlm {
     uint8_t     rsvd8[4088];
 } NvmeIdNsSlm;
 
+/*
+ * ======================================================================
+ * UNCERTAIN: Computational Programs command set (CP 1.0)
+ *
+ * The admin opcodes (Load Program 85h, Program Activation Management 88h,
+ * Memory Range Set Management 89h) and log page identifiers (82h, 83h,
+ * 84h) are CONFIRMED and in block/nvme.h.  Everything below comes from
+ * implementations (the same two, and a pre-ratification prototype).
+ * ======================================================================
+ */
+
+enum NvmeCpCommands {
+    NVME_CMD_EXEC_PROGRAM       = 0x01,     /* two implementations agree */
+};
+
+/*
+ * Load Program (85h): CDW10 bits 15:0 PIND, 23:16 PTYPE, 24 SEL (0 load,
+ * 1 unload), 27:25 PIT; CDW11 PSIZE, the program's size in bytes; CDW12-13
+ * the program identifier; CDW14 NUMB, the bytes of this command; CDW15
+ * LOFF, their offset in the program.  (A prototype swaps CDW11 and CDW14.)
+ */
+#define NVME_LOAD_PROG_PIND(cdw10)  ((cdw10) & 0xffff)
+#define NVME_LOAD_PROG_PTYPE(cdw10) (((cdw10) >> 16) & 0xff)
+#define NVME_LOAD_PROG_UNLOAD(cdw10) (((cdw10) >> 24) & 0x1)
+#define NVME_LOAD_PROG_PIT(cdw10)   (((cdw10) >> 25) & 0x7)
+
+/*
+ * Program Activation Management (88h): CDW10 bits 15:0 PIND, bits 19:16
+ * SEL.  The SEL encoding is disputed between implementations; 0 activates
+ * and 1 deactivates here, as one device and one README have it.
+ */
+#define NVME_PROG_ACT_PIND(cdw10)   ((cdw10) & 0xffff)
+#define NVME_PROG_ACT_SEL(cdw10)    (((cdw10) >> 16) & 0xf)
+
+enum NvmeProgActSel {
+    NVME_PROG_ACT_ACTIVATE      = 0x0,
+    NVME_PROG_ACT_DEACTIVATE    = 0x1,
+};
+
+/*
+ * Memory Range Set Management (89h): CDW10 bits 3:0 SEL (0 create, 1
+ * delete), bits 31:16 RSID (delete); CDW11 bits 7:0 NUMR, the number of
+ * memory range descriptors in the data (a count, not 0's based).  Create
+ * returns the new RSID in completion dword 0.
+ */
+#define NVME_MRS_SEL(cdw10)         ((cdw10) & 0xf)
+#define NVME_MRS_RSID(cdw10)        (((cdw10) >> 16) & 0xffff)
+#define NVME_MRS_NUMR(cdw11)        ((cdw11) & 0xff)
+
+enum NvmeMrsSel {
+    NVME_MRS_CREATE             = 0x0,
+    NVME_MRS_DELETE             = 0x1,
+};
+
+/* Memory Range Descriptor: three sources agree */
+typedef struct QEMU_PACKED NvmeMemRangeDescr {
+    uint32_t    mnsid;
+    uint32_t    len;
+    uint64_t    sb;
+    uint8_t     rsvd16[16];
+} NvmeMemRangeDescr;
+
+/*
+ * Execute Program (01h): CDW2 bits 15:0 PIND and 31:16 RSID, CDW3 NUMR
+ * (ranges given inline instead of a set; not supported here, must be 0),
+ * CDW10-11 CPARAM1, CDW12-13 CPARAM2, DPTR the optional parameter data of
+ * DLEN bytes.  Where DLEN lives is disputed (CDW4, which the base
+ * specification reserves for MPTR, or CDW15): CDW15 is taken.  The
+ * program's 64-bit return value is completion dwords 0 (low) and 1.
+ */
+typedef struct QEMU_PACKED NvmeExecProgramCmd {
+    uint8_t     opcode;
+    uint8_t     flags;
+    uint16_t    cid;
+    uint32_t    nsid;
+    uint16_t    pind;
+    uint16_t    rsid;
+    uint32_t    numr;
+    uint64_t    mptr;
+    NvmeCmdDptr dptr;
+    uint64_t    cparam1;
+    uint64_t    cparam2;
+    uint32_t    rsvd14;
+    uint32_t    dlen;
+} NvmeExecProgramCmd;
+
+/*
+ * CP Identify Namespace (CNS 05h, CSI 04h): one implementation's layout.
+ * MRSG is the log2 of the memory range granularity in bytes; MAXPB is in
+ * bytes here (MiB in that implementation); LPG is the log2 of the Load
+ * Program granularity in bytes.
+ */
+typedef struct QEMU_PACKED NvmeIdNsCp {
+    uint16_t    maxact;
+    uint16_t    maxmemrs;
+    uint16_t    mrsg;
+    uint8_t     maxmemr;
+    uint8_t     rsvd7;
+    uint64_t    maxpb;
+    uint8_t     lpg;
+    uint8_t     rsvd17[4079];
+} NvmeIdNsCp;
+
+/* Program List log page (82h): a 64-byte header, a descriptor a slot */
+typedef struct QEMU_PACKED NvmeProgramListLog {
+    uint32_t    numd;
+    uint8_t     rsvd4[60];
+} NvmeProgramListLog;
+
+typedef struct QEMU_PACKED NvmeProgramDescr {
+    uint8_t     flags;      /* 1:0 PEOCC, 2 ACT, 5:3 PIT */
+    uint8_t     ptype;
+    uint8_t     rsvd2[6];
+    uint64_t    puid;
+    uint8_t     rsvd16[48];
+} NvmeProgramDescr;
+
+enum NvmeProgramOccupancy {
+    NVME_PEOCC_EMPTY            = 0x0,
+    NVME_PEOCC_DOWNLOADED       = 0x1,
+    NVME_PEOCC_DEVICE_DEFINED   = 0x2,
+};
+
+#define NVME_PROG_DESCR_ACT         (1 << 2)
+#define NVME_PROG_DESCR_PIT_SHIFT   3
+
+/* Downloadable Program Types log page (83h): 32-byte header and entries */
+typedef struct QEMU_PACKED NvmeProgramTypesLog {
+    uint32_t    numd;
+    uint8_t     rsvd4[28];
+} NvmeProgramTypesLog;
+
+typedef struct QEMU_PACKED NvmeProgramTypeDescr {
+    uint8_t     ptype;
+    uint8_t     ver;
+    uint8_t     rsvd2[6];
+    uint32_t    tsi[6];
+} NvmeProgramTypeDescr;
+
+/*
+ * Memory Range Set List log page (84h): no layout was found; invented
+ * here.  A 64-byte header, then for each set a 32-byte entry followed by
+ * its memory range descriptors.
+ */
+typedef struct QEMU_PACKED NvmeMrsListLog {
+    uint32_t    numd;
+    uint8_t     rsvd4[60];
+} NvmeMrsListLog;
+
+typedef struct QEMU_PACKED NvmeMrsDescr {
+    uint16_t    rsid;
+    uint8_t     numr;
+    uint8_t     rsvd3[29];
+} NvmeMrsDescr;
+
 static inline void _nvme_csd_check_size(void)
 {
     QEMU_BUILD_BUG_ON(sizeof(NvmeMemRwCmd) != 64);
     QEMU_BUILD_BUG_ON(sizeof(NvmeMemCopyCmd) != 64);
     QEMU_BUILD_BUG_ON(sizeof(NvmeCopySourceRangeFormat4) != 32);
     QEMU_BUILD_BUG_ON(sizeof(NvmeIdNsSlm) != 4096);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeMemRangeDescr) != 32);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeExecProgramCmd) != 64);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeIdNsCp) != 4096);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeProgramListLog) != 64);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeProgramDescr) != 64);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeProgramTypesLog) != 32);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeProgramTypeDescr) != 32);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeMrsListLog) != 64);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeMrsDescr) != 32);
 }
 
 #endif

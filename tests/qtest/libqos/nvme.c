@@ -298,6 +298,16 @@ uint16_t qnvme_wait(QNvme *n, uint16_t qid, uint16_t cid, NvmeCqe *cqe)
     return le16_to_cpu(q->cqes[cid].status) >> 1;
 }
 
+bool qnvme_done(QNvme *n, uint16_t qid, uint16_t cid)
+{
+    g_assert_cmpint(qid, <, QNVME_MAX_QUEUES);
+    g_assert_cmpint(cid, <, n->q[qid].size);
+    g_assert_true(n->q[qid].busy[cid]);
+
+    qnvme_reap(n, qid);
+    return n->q[qid].done[cid];
+}
+
 uint16_t qnvme_cmd(QNvme *n, uint16_t qid, NvmeCmd *cmd, NvmeCqe *cqe)
 {
     return qnvme_wait(n, qid, qnvme_submit(n, qid, cmd), cqe);

@@ -88,6 +88,8 @@ void qnvme_map(QNvme *n, NvmeCmd *cmd, uint64_t addr, size_t len);
 uint16_t qnvme_submit(QNvme *n, uint16_t qid, NvmeCmd *cmd);
 uint16_t qnvme_wait(QNvme *n, uint16_t qid, uint16_t cid, NvmeCqe *cqe);
 uint16_t qnvme_cmd(QNvme *n, uint16_t qid, NvmeCmd *cmd, NvmeCqe *cqe);
+/* Whether command @cid of queue @qid has completed; does not wait. */
+bool qnvme_done(QNvme *n, uint16_t qid, uint16_t cid);
 
 /*
  * Submit @cmd with @len bytes of host data @buf: copied to the guest before

@@ -1,0 +1,1275 @@
+/*
+ * QEMU NVM Express: Computational Programs (CP) I/O command set
+ *
+ * A compute namespace (nvme-compute-ns) holds program slots: the first are
+ * the device-defined programs of this file, the others take downloaded
+ * programs.  A host activates a program, describes the memory of the
+ * subsystem local memory it may use with a memory range set, and runs it
+ * with Execute Program.  Programs run on compute engines (worker threads of
+ * the namespace), never on the main loop, within a time budget, and stop
+ * when the command is aborted or its queue deleted.
+ *
+ * Layouts only the CP specification defines are in block/nvme-csd.h.
+ *
+ * Copyright (c) 2026 The QEMU computational storage authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/crc32c.h"
+#include "qemu/host-utils.h"
+#include "qemu/main-loop.h"
+#include "qemu/thread.h"
+#include "qapi/error.h"
+#include "hw/qdev-properties.h"
+#include "block/nvme-csd.h"
+#include <zlib.h>
+
+#include "nvme.h"
+#include "trace.h"
+
+#define TYPE_NVME_COMPUTE_NS "nvme-compute-ns"
+OBJECT_DECLARE_SIMPLE_TYPE(NvmeComputeNamespace, NVME_COMPUTE_NS)
+
+/* A device-defined program checks for cancellation this often. */
+#define NVME_CP_STEP        (64 * KiB)
+
+/* Parameter data of Execute Program, at most */
+#define NVME_CP_MAX_DLEN    (64 * KiB)
+
+/*
+ * Execution context: what a program may touch, and when it must stop.
+ */
+
+typedef struct NvmeCpRange {
+    uint8_t     *ptr;
+    uint64_t    len;
+} NvmeCpRange;
+
+typedef struct NvmeCpCtx {
+    NvmeCpRange *ranges;
+    int         nranges;
+    uint64_t    cparam1;
+    uint64_t    cparam2;
+    uint8_t     *pdata;
+    uint32_t    plen;
+    int64_t     deadline;       /* QEMU_CLOCK_REALTIME, ns */
+    bool        cancel;
+} NvmeCpCtx;
+
+/*
+ * Non-zero status when the execution must stop: aborted (by Abort, queue
+ * deletion, controller reset) or out of its time budget.
+ */
+static uint16_t nvme_cp_check(NvmeCpCtx *ctx)
+{
+    if (qatomic_read(&ctx->cancel)) {
+        return NVME_CMD_ABORT_REQ;
+    }
+
+    if (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) > ctx->deadline) {
+        return NVME_INSUFF_PROG_RESOURCES | NVME_DNR;
+    }
+
+    return NVME_SUCCESS;
+}
+
+/* Range @i of the set, or NULL: programs touch memory through this only. */
+static NvmeCpRange *nvme_cp_range(NvmeCpCtx *ctx, int i)
+{
+    return i < ctx->nranges ? &ctx->ranges[i] : NULL;
+}
+
+/*
+ * Device-defined programs.  Each returns an NVMe status and sets *result,
+ * the 64-bit return value of Execute Program.  Invalid Field in Command
+ * reports parameters or ranges that do not fit the contract.
+ */
+
+typedef uint16_t (*NvmeCpFn)(NvmeCpCtx *ctx, uint64_t *result);
+
+typedef struct NvmeCpProgram {
+    const char  *name;
+    NvmeCpFn    fn;
+} NvmeCpProgram;
+
+enum {
+    NVME_CP_REDUCE_SUM      = 0,
+    NVME_CP_REDUCE_MIN      = 1,
+    NVME_CP_REDUCE_MAX      = 2,
+    NVME_CP_REDUCE_COUNT    = 3,
+};
+
+/*
+ * reduce: range 0 holds little-endian unsigned integers of CPARAM1 bits
+ * 15:8 bytes (4 or 8); CPARAM1 bits 7:0 select sum (0, modulo 2^64), min
+ * (1), max (2) or the count of elements equal to CPARAM2 (3).
+ */
+static uint16_t nvme_cp_reduce(NvmeCpCtx *ctx, uint64_t *result)
+{
+    NvmeCpRange *in = nvme_cp_range(ctx, 0);
+    unsigned op = ctx->cparam1 & 0xff;
+    unsigned width = (ctx->cparam1 >> 8) & 0xff;
+    uint64_t acc, n, i;
+    uint16_t status;
+
+    if (!in || (width != 4 && width != 8) || in->len % width ||
+        op > NVME_CP_REDUCE_COUNT) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    n = in->len / width;
+    if (!n && (op == NVME_CP_REDUCE_MIN || op == NVME_CP_REDUCE_MAX)) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    acc = op == NVME_CP_REDUCE_MIN ? UINT64_MAX : 0;
+    for (i = 0; i < n; i++) {
+        uint64_t v = width == 4 ? ldl_le_p(in->ptr + i * 4) :
+                                  ldq_le_p(in->ptr + i * 8);
+
+        switch (op) {
+        case NVME_CP_REDUCE_SUM:
+            acc += v;
+            break;
+        case NVME_CP_REDUCE_MIN:
+            acc = MIN(acc, v);
+            break;
+        case NVME_CP_REDUCE_MAX:
+            acc = MAX(acc, v);
+            break;
+        case NVME_CP_REDUCE_COUNT:
+            acc += v == ctx->cparam2;
+            break;
+        }
+
+        if (!((i + 1) % (NVME_CP_STEP / 8))) {
+            status = nvme_cp_check(ctx);
+            if (status) {
+                return status;
+            }
+        }
+    }
+
+    *result = acc;
+    return NVME_SUCCESS;
+}
+
+/* crc32c: the CRC-32C (Castagnoli) of range 0 */
+static uint16_t nvme_cp_crc32c(NvmeCpCtx *ctx, uint64_t *result)
+{
+    NvmeCpRange *in = nvme_cp_range(ctx, 0);
+    uint32_t crc = 0xffffffff;
+    uint64_t off, chunk;
+    uint16_t status;
+
+    if (!in) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    for (off = 0; off < in->len; off += chunk) {
+        chunk = MIN(in->len - off, NVME_CP_STEP);
+        /* crc32c() returns the final, inverted value: undo that */
+        crc = crc32c(crc, in->ptr + off, chunk) ^ 0xffffffff;
+        status = nvme_cp_check(ctx);
+        if (status) {
+            return status;
+        }
+    }
+
+    *result = crc ^ 0xffffffff;
+    return NVME_SUCCESS;
+}
+
+/* sha256: the SHA-256 digest of range 0 into the first 32 bytes of range 1 */
+static uint16_t nvme_cp_sha256(NvmeCpCtx *ctx, uint64_t *result)
+{
+    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
+    g_autoptr(GChecksum) sum = NULL;
+    gsize len = 32;
+    uint64_t off, chunk;
+    uint16_t status;
+
+    if (!in || !out || out->len < 32) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    sum = g_checksum_new(G_CHECKSUM_SHA256);
+    for (off = 0; off < in->len; off += chunk) {
+        chunk = MIN(in->len - off, NVME_CP_STEP);
+        g_checksum_update(sum, in->ptr + off, chunk);
+        status = nvme_cp_check(ctx);
+        if (status) {
+            return status;
+        }
+    }
+    g_checksum_get_digest(sum, out->ptr, &len);
+
+    *result = len;
+    return NVME_SUCCESS;
+}
+
+enum {
+    NVME_CP_FILTER_EQ = 0, NVME_CP_FILTER_NE, NVME_CP_FILTER_LT,
+    NVME_CP_FILTER_LE, NVME_CP_FILTER_GT, NVME_CP_FILTER_GE,
+};
+
+/*
+ * filter: range 0 holds records of CPARAM1 bits 15:0 bytes; each record
+ * whose little-endian unsigned field at byte CPARAM1 bits 31:16, of CPARAM1
+ * bits 39:32 bytes (1, 2, 4 or 8), compares with CPARAM2 by CPARAM1 bits
+ * 47:40 (0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >=) is appended to range 1.
+ * Returns the number of records written.
+ */
+static uint16_t nvme_cp_filter(NvmeCpCtx *ctx, uint64_t *result)
+{
+    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
+    uint32_t rsz = ctx->cparam1 & 0xffff;
+    uint32_t foff = (ctx->cparam1 >> 16) & 0xffff;
+    uint32_t fsz = (ctx->cparam1 >> 32) & 0xff;
+    unsigned op = (ctx->cparam1 >> 40) & 0xff;
+    uint64_t i, n, matched = 0;
+    uint16_t status;
+
+    if (!in || !out || !rsz || in->len % rsz || !is_power_of_2(fsz) ||
+        fsz > 8 || foff + fsz > rsz || op > NVME_CP_FILTER_GE) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    n = in->len / rsz;
+    for (i = 0; i < n; i++) {
+        const uint8_t *rec = in->ptr + i * rsz;
+        uint64_t v = 0;
+        bool match = false;
+
+        memcpy(&v, rec + foff, fsz);
+        v = le64_to_cpu(v);
+        switch (op) {
+        case NVME_CP_FILTER_EQ:
+            match = v == ctx->cparam2;
+            break;
+        case NVME_CP_FILTER_NE:
+            match = v != ctx->cparam2;
+            break;
+        case NVME_CP_FILTER_LT:
+            match = v < ctx->cparam2;
+            break;
+        case NVME_CP_FILTER_LE:
+            match = v <= ctx->cparam2;
+            break;
+        case NVME_CP_FILTER_GT:
+            match = v > ctx->cparam2;
+            break;
+        case NVME_CP_FILTER_GE:
+            match = v >= ctx->cparam2;
+            break;
+        }
+
+        if (match) {
+            if ((matched + 1) * rsz > out->len) {
+                return NVME_INVALID_FIELD | NVME_DNR;
+            }
+            memcpy(out->ptr + matched * rsz, rec, rsz);
+            matched++;
+        }
+
+        if (!((i + 1) % 4096)) {
+            status = nvme_cp_check(ctx);
+            if (status) {
+                return status;
+            }
+        }
+    }
+
+    *result = matched;
+    return NVME_SUCCESS;
+}
+
+/* copy: range 0 to the start of range 1; returns the bytes copied */
+static uint16_t nvme_cp_copy(NvmeCpCtx *ctx, uint64_t *result)
+{
+    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
+    uint64_t off, chunk;
+    uint16_t status;
+
+    if (!in || !out || out->len < in->len) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    for (off = 0; off < in->len; off += chunk) {
+        chunk = MIN(in->len - off, NVME_CP_STEP);
+        memmove(out->ptr + off, in->ptr + off, chunk);
+        status = nvme_cp_check(ctx);
+        if (status) {
+            return status;
+        }
+    }
+
+    *result = in->len;
+    return NVME_SUCCESS;
+}
+
+/*
+ * compress and decompress: range 0 to range 1 as a zlib stream (RFC 1950),
+ * at the compression level in CPARAM1 (0 to 9; the default 6 for values
+ * above).  Return the number of bytes written to range 1.  An output range
+ * too small, or input that is not a zlib stream, is Invalid Field.
+ */
+static uint16_t nvme_cp_zlib(NvmeCpCtx *ctx, uint64_t *result, bool deflating)
+{
+    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
+    int level = ctx->cparam1 <= 9 ? ctx->cparam1 : Z_DEFAULT_COMPRESSION;
+    z_stream zs = {};
+    uint16_t status = NVME_SUCCESS;
+    int ret;
+
+    if (!in || !out || in->len > UINT32_MAX || out->len > UINT32_MAX) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    ret = deflating ? deflateInit(&zs, level) : inflateInit(&zs);
+    if (ret != Z_OK) {
+        return NVME_INTERNAL_DEV_ERROR;
+    }
+
+    zs.next_out = out->ptr;
+    zs.avail_out = out->len;
+    zs.next_in = in->ptr;
+    do {
+        uint32_t chunk = MIN(in->len - (zs.next_in - in->ptr), NVME_CP_STEP);
+        bool last = zs.next_in + chunk == in->ptr + in->len;
+
+        zs.avail_in = chunk;
+        if (deflating) {
+            ret = deflate(&zs, last ? Z_FINISH : Z_NO_FLUSH);
+        } else {
+            ret = inflate(&zs, Z_NO_FLUSH);
+        }
+        if (ret == Z_STREAM_END) {
+            break;
+        }
+        if ((ret != Z_OK && ret != Z_BUF_ERROR) || !zs.avail_out ||
+            (last && !zs.avail_in && !deflating)) {
+            status = NVME_INVALID_FIELD | NVME_DNR;
+            break;
+        }
+        status = nvme_cp_check(ctx);
+    } while (!status);
+
+    *result = zs.total_out;
+    if (deflating) {
+        deflateEnd(&zs);
+    } else {
+        inflateEnd(&zs);
+    }
+
+    return status;
+}
+
+static uint16_t nvme_cp_compress(NvmeCpCtx *ctx, uint64_t *result)
+{
+    return nvme_cp_zlib(ctx, result, true);
+}
+
+static uint16_t nvme_cp_decompress(NvmeCpCtx *ctx, uint64_t *result)
+{
+    return nvme_cp_zlib(ctx, result, false);
+}
+
+/* count: the (possibly overlapping) occurrences of range 1 in range 0 */
+static uint16_t nvme_cp_count(NvmeCpCtx *ctx, uint64_t *result)
+{
+    NvmeCpRange *in = nvme_cp_range(ctx, 0), *pat = nvme_cp_range(ctx, 1);
+    const uint8_t *p, *end;
+    uint64_t count = 0, checked = 0;
+    uint16_t status;
+
+    if (!in || !pat || !pat->len) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    p = in->ptr;
+    end = in->ptr + in->len;
+    while (p + pat->len <= end) {
+        const uint8_t *hit = memmem(p, end - p, pat->ptr, pat->len);
+
+        if (!hit) {
+            break;
+        }
+        count++;
+        p = hit + 1;
+        if (p - in->ptr - checked > NVME_CP_STEP) {
+            checked = p - in->ptr;
+            status = nvme_cp_check(ctx);
+            if (status) {
+                return status;
+            }
+        }
+    }
+
+    *result = count;
+    return NVME_SUCCESS;
+}
+
+/*
+ * wait: run for CPARAM1 milliseconds without touching memory, as a stand-in
+ * for a long program when testing aborts, resets and budgets.  Returns the
+ * milliseconds waited.
+ */
+static uint16_t nvme_cp_wait(NvmeCpCtx *ctx, uint64_t *result)
+{
+    int64_t start = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    int64_t end = start + MIN(ctx->cparam1, INT32_MAX);
+    uint16_t status;
+
+    while (qemu_clock_get_ms(QEMU_CLOCK_REALTIME) < end) {
+        status = nvme_cp_check(ctx);
+        if (status) {
+            return status;
+        }
+        g_usleep(1000);
+    }
+
+    *result = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) - start;
+    return NVME_SUCCESS;
+}
+
+/* The device-defined programs, in their program slots from index 0 on. */
+static const NvmeCpProgram nvme_cp_programs[] = {
+    { "reduce",     nvme_cp_reduce },
+    { "crc32c",     nvme_cp_crc32c },
+    { "sha256",     nvme_cp_sha256 },
+    { "filter",     nvme_cp_filter },
+    { "copy",       nvme_cp_copy },
+    { "compress",   nvme_cp_compress },
+    { "decompress", nvme_cp_decompress },
+    { "count",      nvme_cp_count },
+    { "wait",       nvme_cp_wait },
+};
+
+/*
+ * Compute namespace state
+ */
+
+typedef struct NvmeCpSlot {
+    uint8_t                 peocc;
+    bool                    active;
+    uint8_t                 ptype;
+    uint8_t                 pit;
+    uint64_t                puid;
+    const NvmeCpProgram     *builtin;
+    unsigned                running;
+} NvmeCpSlot;
+
+typedef struct NvmeCpMrs {
+    bool                used;
+    int                 nranges;
+    NvmeMemRangeDescr   *descr;
+    NvmeNamespace       **mns;
+    unsigned            in_use;
+} NvmeCpMrs;
+
+typedef struct NvmeCpJob NvmeCpJob;
+
+struct NvmeComputeNamespace {
+    NvmeNamespace   ns;
+
+    struct {
+        uint16_t    slots;
+        uint16_t    maxact;
+        uint16_t    maxmemrs;
+        uint8_t     maxmemr;
+        uint16_t    mrsg;
+        uint64_t    maxpb;
+        uint8_t     lpg;
+        uint32_t    engines;
+        uint32_t    budget_ms;
+    } params;
+
+    NvmeCpSlot      *slots;
+    unsigned        nactive;
+    NvmeCpMrs       *mrs;           /* indexed by RSID - 1 */
+
+    QemuThread      *threads;
+    QemuMutex       lock;
+    QemuCond        cond;
+    QSIMPLEQ_HEAD(, NvmeCpJob) queue;
+    bool            stopping;
+};
+
+static NvmeComputeNamespace *nvme_cp_ns(NvmeNamespace *ns)
+{
+    return ns && ns->csi == NVME_CSI_CP ?
+        container_of(ns, NvmeComputeNamespace, ns) : NULL;
+}
+
+/* The compute namespace that admin command @req names, if attached. */
+static uint16_t nvme_cp_admin_ns(NvmeCtrl *n, NvmeRequest *req,
+                                 NvmeComputeNamespace **cp)
+{
+    uint32_t nsid = le32_to_cpu(req->cmd.nsid);
+
+    *cp = nsid <= NVME_MAX_NAMESPACES ? nvme_cp_ns(nvme_ns(n, nsid)) : NULL;
+    if (!*cp) {
+        trace_pci_nvme_err_cp_nsid(nvme_cid(req), nsid);
+        return NVME_INVALID_NSID | NVME_DNR;
+    }
+
+    return NVME_SUCCESS;
+}
+
+static uint16_t nvme_cp_slot(NvmeComputeNamespace *cp, uint32_t pind,
+                             NvmeCpSlot **slot)
+{
+    if (pind >= cp->params.slots) {
+        trace_pci_nvme_err_cp_pind(pind);
+        return NVME_INVALID_PROG_INDEX | NVME_DNR;
+    }
+
+    *slot = &cp->slots[pind];
+    return NVME_SUCCESS;
+}
+
+/*
+ * Execution: jobs queued to the compute engines of the namespace
+ */
+
+struct NvmeCpJob {
+    BlockAIOCB              common;
+    NvmeRequest             *req;
+    NvmeComputeNamespace    *cp;
+    NvmeCpSlot              *slot;
+    NvmeCpMrs               *mrs;
+    NvmeCpCtx               ctx;
+    uint64_t                result;
+    uint16_t                status;
+    QSIMPLEQ_ENTRY(NvmeCpJob) next;
+};
+
+static void nvme_cp_job_done(void *opaque)
+{
+    NvmeCpJob *job = opaque;
+    NvmeRequest *req = job->req;
+
+    trace_pci_nvme_cp_exec_done(nvme_cid(req), job->status, job->result);
+
+    job->slot->running--;
+    if (job->mrs) {
+        job->mrs->in_use--;
+    }
+
+    req->cqe.result = cpu_to_le32(job->result);
+    req->cqe.dw1 = cpu_to_le32(job->result >> 32);
+    if (!req->status) {
+        req->status = job->status;
+    }
+
+    g_free(job->ctx.ranges);
+    g_free(job->ctx.pdata);
+    job->common.cb(job->common.opaque, 0);
+    qemu_aio_unref(job);
+}
+
+static void nvme_cp_cancel(BlockAIOCB *acb)
+{
+    NvmeCpJob *job = container_of(acb, NvmeCpJob, common);
+    NvmeComputeNamespace *cp = job->cp;
+    NvmeCpJob *queued;
+    bool dequeued = false;
+
+    qatomic_set(&job->ctx.cancel, true);
+
+    /* a job no engine has taken yet completes at once */
+    qemu_mutex_lock(&cp->lock);
+    QSIMPLEQ_FOREACH(queued, &cp->queue, next) {
+        if (queued == job) {
+            QSIMPLEQ_REMOVE(&cp->queue, job, NvmeCpJob, next);
+            dequeued = true;
+            break;
+        }
+    }
+    qemu_mutex_unlock(&cp->lock);
+
+    if (dequeued) {
+        job->status = NVME_CMD_ABORT_REQ;
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), nvme_cp_job_done,
+                                job);
+    }
+}
+
+static const AIOCBInfo nvme_cp_aiocb_info = {
+    .aiocb_size   = sizeof(NvmeCpJob),
+    .cancel_async = nvme_cp_cancel,
+};
+
+static void *nvme_cp_engine(void *opaque)
+{
+    NvmeComputeNamespace *cp = opaque;
+    NvmeCpJob *job;
+
+    qemu_mutex_lock(&cp->lock);
+    while (!cp->stopping) {
+        job = QSIMPLEQ_FIRST(&cp->queue);
+        if (!job) {
+            qemu_cond_wait(&cp->cond, &cp->lock);
+            continue;
+        }
+        QSIMPLEQ_REMOVE_HEAD(&cp->queue, next);
+        qemu_mutex_unlock(&cp->lock);
+
+        job->status = nvme_cp_check(&job->ctx);
+        if (!job->status) {
+            job->status = job->slot->builtin->fn(&job->ctx, &job->result);
+        }
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), nvme_cp_job_done,
+                                job);
+
+        qemu_mutex_lock(&cp->lock);
+    }
+    qemu_mutex_unlock(&cp->lock);
+
+    return NULL;
+}
+
+static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
+{
+    NvmeExecProgramCmd *cmd = (NvmeExecProgramCmd *)&req->cmd;
+    NvmeComputeNamespace *cp = nvme_cp_ns(req->ns);
+    uint16_t pind = le16_to_cpu(cmd->pind);
+    uint16_t rsid = le16_to_cpu(cmd->rsid);
+    uint32_t dlen = le32_to_cpu(cmd->dlen);
+    g_autofree uint8_t *pdata = NULL;
+    NvmeCpMrs *mrs = NULL;
+    NvmeCpSlot *slot;
+    NvmeCpJob *job;
+    uint16_t status;
+
+    trace_pci_nvme_cp_exec(nvme_cid(req), nvme_nsid(req->ns), pind, rsid,
+                           le64_to_cpu(cmd->cparam1),
+                           le64_to_cpu(cmd->cparam2), dlen);
+
+    status = nvme_cp_slot(cp, pind, &slot);
+    if (status) {
+        return status;
+    }
+
+    if (slot->peocc == NVME_PEOCC_EMPTY) {
+        return NVME_NO_PROGRAM | NVME_DNR;
+    }
+
+    if (!slot->active) {
+        return NVME_PROG_NOT_ACTIVATED | NVME_DNR;
+    }
+
+    /* ranges given inline, instead of a set, are not supported */
+    if (le32_to_cpu(cmd->numr)) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    if (rsid) {
+        if (rsid > cp->params.maxmemrs || !cp->mrs[rsid - 1].used) {
+            trace_pci_nvme_err_cp_rsid(rsid);
+            return NVME_INVALID_MRSID | NVME_DNR;
+        }
+        mrs = &cp->mrs[rsid - 1];
+    }
+
+    if (dlen > NVME_CP_MAX_DLEN) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+    if (dlen) {
+        pdata = g_malloc(dlen);
+        status = nvme_h2c(n, pdata, dlen, req);
+        if (status) {
+            return status;
+        }
+    }
+
+    job = qemu_aio_get(&nvme_cp_aiocb_info, NULL, nvme_misc_cb, req);
+    job->req = req;
+    job->cp = cp;
+    job->slot = slot;
+    job->mrs = mrs;
+    job->result = 0;
+    job->status = NVME_SUCCESS;
+    job->ctx = (NvmeCpCtx) {
+        .cparam1 = le64_to_cpu(cmd->cparam1),
+        .cparam2 = le64_to_cpu(cmd->cparam2),
+        .pdata = g_steal_pointer(&pdata),
+        .plen = dlen,
+        .deadline = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+                    cp->params.budget_ms * SCALE_MS,
+    };
+    if (mrs) {
+        job->ctx.nranges = mrs->nranges;
+        job->ctx.ranges = g_new(NvmeCpRange, mrs->nranges);
+        for (int i = 0; i < mrs->nranges; i++) {
+            NvmeNamespace *mns = mrs->mns[i];
+
+            job->ctx.ranges[i].ptr = mns->subsys->slm.ptr + mns->mem.offset +
+                                     le64_to_cpu(mrs->descr[i].sb);
+            job->ctx.ranges[i].len = le32_to_cpu(mrs->descr[i].len);
+        }
+        mrs->in_use++;
+    }
+    slot->running++;
+
+    req->aiocb = &job->common;
+    qemu_mutex_lock(&cp->lock);
+    QSIMPLEQ_INSERT_TAIL(&cp->queue, job, next);
+    qemu_cond_signal(&cp->cond);
+    qemu_mutex_unlock(&cp->lock);
+
+    return NVME_NO_COMPLETE;
+}
+
+static const uint32_t nvme_cse_iocs_cp[256] = {
+    [NVME_CMD_EXEC_PROGRAM]     = NVME_CMD_EFF_CSUPP,
+};
+
+static uint16_t nvme_cp_io_cmd(NvmeCtrl *n, NvmeRequest *req)
+{
+    if (req->cmd.opcode == NVME_CMD_EXEC_PROGRAM) {
+        return nvme_cp_exec(n, req);
+    }
+
+    return NVME_INVALID_OPCODE | NVME_DNR;
+}
+
+/*
+ * Admin commands
+ */
+
+static uint16_t nvme_cp_load_program(NvmeCtrl *n, NvmeRequest *req)
+{
+    uint32_t cdw10 = le32_to_cpu(req->cmd.cdw10);
+    uint32_t pind = NVME_LOAD_PROG_PIND(cdw10);
+    NvmeComputeNamespace *cp;
+    NvmeCpSlot *slot;
+    uint16_t status;
+
+    trace_pci_nvme_cp_load_program(nvme_cid(req), le32_to_cpu(req->cmd.nsid),
+                                   pind, NVME_LOAD_PROG_PTYPE(cdw10),
+                                   NVME_LOAD_PROG_UNLOAD(cdw10));
+
+    status = nvme_cp_admin_ns(n, req, &cp);
+    if (!status) {
+        status = nvme_cp_slot(cp, pind, &slot);
+    }
+    if (status) {
+        return status;
+    }
+
+    if (slot->peocc == NVME_PEOCC_DEVICE_DEFINED) {
+        return NVME_PROG_INDEX_NOT_DOWNLOADABLE | NVME_DNR;
+    }
+
+    if (NVME_LOAD_PROG_UNLOAD(cdw10)) {
+        if (slot->peocc == NVME_PEOCC_EMPTY) {
+            return NVME_NO_PROGRAM | NVME_DNR;
+        }
+        if (slot->active) {
+            return NVME_PROG_IN_USE | NVME_DNR;
+        }
+        *slot = (NvmeCpSlot) {};
+        return NVME_SUCCESS;
+    }
+
+    /* No downloadable program type is supported yet. */
+    trace_pci_nvme_err_cp_ptype(NVME_LOAD_PROG_PTYPE(cdw10));
+    return NVME_INVALID_PROG_TYPE | NVME_DNR;
+}
+
+static uint16_t nvme_cp_program_act(NvmeCtrl *n, NvmeRequest *req)
+{
+    uint32_t cdw10 = le32_to_cpu(req->cmd.cdw10);
+    uint32_t pind = NVME_PROG_ACT_PIND(cdw10);
+    uint8_t sel = NVME_PROG_ACT_SEL(cdw10);
+    NvmeComputeNamespace *cp;
+    NvmeCpSlot *slot;
+    uint16_t status;
+
+    trace_pci_nvme_cp_program_act(nvme_cid(req), le32_to_cpu(req->cmd.nsid),
+                                  pind, sel);
+
+    status = nvme_cp_admin_ns(n, req, &cp);
+    if (!status) {
+        status = nvme_cp_slot(cp, pind, &slot);
+    }
+    if (status) {
+        return status;
+    }
+
+    if (sel != NVME_PROG_ACT_ACTIVATE && sel != NVME_PROG_ACT_DEACTIVATE) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    if (slot->peocc == NVME_PEOCC_EMPTY) {
+        return NVME_NO_PROGRAM | NVME_DNR;
+    }
+
+    if (sel == NVME_PROG_ACT_ACTIVATE) {
+        if (!slot->active) {
+            if (cp->nactive >= cp->params.maxact) {
+                return NVME_MAX_PROGS_ACTIVATED | NVME_DNR;
+            }
+            slot->active = true;
+            cp->nactive++;
+        }
+        return NVME_SUCCESS;
+    }
+
+    if (slot->running) {
+        return NVME_PROG_IN_USE | NVME_DNR;
+    }
+    if (slot->active) {
+        slot->active = false;
+        cp->nactive--;
+    }
+
+    return NVME_SUCCESS;
+}
+
+static bool ranges_overlap64(uint64_t a, uint64_t alen, uint64_t b,
+                             uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
+                                   NvmeComputeNamespace *cp, int numr)
+{
+    uint64_t gran = 1ULL << cp->params.mrsg;
+    g_autofree NvmeMemRangeDescr *descr = NULL;
+    g_autofree NvmeNamespace **mns = NULL;
+    NvmeCpMrs *mrs = NULL;
+    uint16_t status;
+    int i, j;
+
+    if (!numr) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    if (numr > cp->params.maxmemr) {
+        return NVME_MAX_MEM_RANGES_EXCEEDED | NVME_DNR;
+    }
+
+    for (i = 0; i < cp->params.maxmemrs; i++) {
+        if (!cp->mrs[i].used) {
+            mrs = &cp->mrs[i];
+            break;
+        }
+    }
+    if (!mrs) {
+        return NVME_MAX_MRS_EXCEEDED | NVME_DNR;
+    }
+
+    descr = g_new(NvmeMemRangeDescr, numr);
+    status = nvme_h2c(n, descr, numr * sizeof(*descr), req);
+    if (status) {
+        return status;
+    }
+
+    mns = g_new(NvmeNamespace *, numr);
+    for (i = 0; i < numr; i++) {
+        uint32_t mnsid = le32_to_cpu(descr[i].mnsid);
+        uint64_t sb = le64_to_cpu(descr[i].sb);
+        uint64_t len = le32_to_cpu(descr[i].len);
+
+        mns[i] = mnsid <= NVME_MAX_NAMESPACES ? nvme_ns(n, mnsid) : NULL;
+        if (!mns[i] || mns[i]->csi != NVME_CSI_SLM) {
+            status = NVME_INVALID_MEMORY_NS | NVME_DNR;
+        } else if (!nvme_ns_reachable(n->subsys, &cp->ns, mns[i])) {
+            status = NVME_NS_NOT_REACHABLE | NVME_DNR;
+        } else if (!len || sb % gran || len % gran ||
+                   sb > mns[i]->mem.size || len > mns[i]->mem.size - sb) {
+            status = NVME_INVALID_MRS | NVME_DNR;
+        }
+        for (j = 0; !status && j < i; j++) {
+            if (mns[j] == mns[i] &&
+                ranges_overlap64(sb, len, le64_to_cpu(descr[j].sb),
+                                 le32_to_cpu(descr[j].len))) {
+                status = NVME_OVERLAP_MEM_RANGES | NVME_DNR;
+            }
+        }
+        if (status) {
+            trace_pci_nvme_err_cp_range(nvme_cid(req), i, status);
+            req->cqe.result = cpu_to_le32(i);
+            return status;
+        }
+    }
+
+    mrs->used = true;
+    mrs->nranges = numr;
+    mrs->descr = g_steal_pointer(&descr);
+    mrs->mns = g_steal_pointer(&mns);
+    mrs->in_use = 0;
+    req->cqe.result = cpu_to_le32(mrs - cp->mrs + 1);
+
+    return NVME_SUCCESS;
+}
+
+static uint16_t nvme_cp_mrs_mgmt(NvmeCtrl *n, NvmeRequest *req)
+{
+    uint32_t cdw10 = le32_to_cpu(req->cmd.cdw10);
+    uint32_t cdw11 = le32_to_cpu(req->cmd.cdw11);
+    uint16_t rsid = NVME_MRS_RSID(cdw10);
+    NvmeComputeNamespace *cp;
+    NvmeCpMrs *mrs;
+    uint16_t status;
+
+    trace_pci_nvme_cp_mrs_mgmt(nvme_cid(req), le32_to_cpu(req->cmd.nsid),
+                               NVME_MRS_SEL(cdw10), rsid,
+                               NVME_MRS_NUMR(cdw11));
+
+    status = nvme_cp_admin_ns(n, req, &cp);
+    if (status) {
+        return status;
+    }
+
+    switch (NVME_MRS_SEL(cdw10)) {
+    case NVME_MRS_CREATE:
+        return nvme_cp_mrs_create(n, req, cp, NVME_MRS_NUMR(cdw11));
+
+    case NVME_MRS_DELETE:
+        if (!rsid || rsid > cp->params.maxmemrs || !cp->mrs[rsid - 1].used) {
+            trace_pci_nvme_err_cp_rsid(rsid);
+            return NVME_INVALID_MRSID | NVME_DNR;
+        }
+        mrs = &cp->mrs[rsid - 1];
+        if (mrs->in_use) {
+            return NVME_MRS_IN_USE | NVME_DNR;
+        }
+        g_free(mrs->descr);
+        g_free(mrs->mns);
+        *mrs = (NvmeCpMrs) {};
+        return NVME_SUCCESS;
+
+    default:
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+}
+
+uint16_t nvme_cp_admin_cmd(NvmeCtrl *n, NvmeRequest *req)
+{
+    switch (req->cmd.opcode) {
+    case NVME_ADM_CMD_LOAD_PROGRAM:
+        return nvme_cp_load_program(n, req);
+    case NVME_ADM_CMD_PROGRAM_ACT:
+        return nvme_cp_program_act(n, req);
+    case NVME_ADM_CMD_MEM_RANGE_SET:
+        return nvme_cp_mrs_mgmt(n, req);
+    }
+
+    return NVME_INVALID_OPCODE | NVME_DNR;
+}
+
+/*
+ * Log pages 82h, 83h, 84h of the compute namespace named by NSID
+ */
+
+static void nvme_cp_program_list(NvmeComputeNamespace *cp, GByteArray *buf)
+{
+    NvmeProgramListLog hdr = { .numd = cpu_to_le32(cp->params.slots) };
+
+    g_byte_array_append(buf, (uint8_t *)&hdr, sizeof(hdr));
+    for (int i = 0; i < cp->params.slots; i++) {
+        NvmeCpSlot *slot = &cp->slots[i];
+        NvmeProgramDescr d = {
+            .flags = slot->peocc | (slot->active ? NVME_PROG_DESCR_ACT : 0) |
+                     slot->pit << NVME_PROG_DESCR_PIT_SHIFT,
+            .ptype = slot->ptype,
+            .puid = cpu_to_le64(slot->puid),
+        };
+
+        g_byte_array_append(buf, (uint8_t *)&d, sizeof(d));
+    }
+}
+
+static void nvme_cp_mrs_list(NvmeComputeNamespace *cp, GByteArray *buf)
+{
+    NvmeMrsListLog hdr = {};
+    uint32_t numd = 0;
+
+    g_byte_array_append(buf, (uint8_t *)&hdr, sizeof(hdr));
+    for (int i = 0; i < cp->params.maxmemrs; i++) {
+        NvmeCpMrs *mrs = &cp->mrs[i];
+        NvmeMrsDescr d = {
+            .rsid = cpu_to_le16(i + 1),
+            .numr = mrs->nranges,
+        };
+
+        if (!mrs->used) {
+            continue;
+        }
+        g_byte_array_append(buf, (uint8_t *)&d, sizeof(d));
+        g_byte_array_append(buf, (uint8_t *)mrs->descr,
+                            mrs->nranges * sizeof(*mrs->descr));
+        numd++;
+    }
+    ((NvmeMrsListLog *)buf->data)->numd = cpu_to_le32(numd);
+}
+
+uint16_t nvme_cp_log(NvmeCtrl *n, uint8_t lid, uint32_t len, uint64_t off,
+                     NvmeRequest *req)
+{
+    uint32_t nsid = le32_to_cpu(req->cmd.nsid);
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    NvmeComputeNamespace *cp;
+    NvmeProgramTypesLog types = {};
+
+    trace_pci_nvme_cp_log(nvme_cid(req), lid, nsid, len, off);
+
+    cp = nsid <= NVME_MAX_NAMESPACES ? nvme_cp_ns(nvme_ns(n, nsid)) : NULL;
+    if (!cp) {
+        trace_pci_nvme_err_cp_nsid(nvme_cid(req), nsid);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    switch (lid) {
+    case NVME_LOG_PROGRAM_LIST:
+        nvme_cp_program_list(cp, buf);
+        break;
+    case NVME_LOG_DL_PROGRAM_TYPES:
+        /* no downloadable program type yet */
+        g_byte_array_append(buf, (uint8_t *)&types, sizeof(types));
+        break;
+    case NVME_LOG_MEM_RANGE_SETS:
+        nvme_cp_mrs_list(cp, buf);
+        break;
+    }
+
+    if (off >= buf->len) {
+        trace_pci_nvme_err_invalid_log_page_offset(off, buf->len);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    return nvme_c2h(n, buf->data + off, MIN(buf->len - off, len), req);
+}
+
+/*
+ * Identify and the command set
+ */
+
+static uint16_t nvme_cp_identify_ns(NvmeCtrl *n, NvmeNamespace *ns,
+                                    NvmeRequest *req)
+{
+    NvmeComputeNamespace *cp = nvme_cp_ns(ns);
+    NvmeIdNsCp id = {};
+
+    if (!cp) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    id.maxact = cpu_to_le16(cp->params.maxact);
+    id.maxmemrs = cpu_to_le16(cp->params.maxmemrs);
+    id.mrsg = cpu_to_le16(cp->params.mrsg);
+    id.maxmemr = cp->params.maxmemr;
+    id.maxpb = cpu_to_le64(cp->params.maxpb);
+    id.lpg = cp->params.lpg;
+
+    return nvme_c2h(n, &id, sizeof(id), req);
+}
+
+static uint16_t nvme_cp_identify_ctrl(NvmeCtrl *n, NvmeRequest *req)
+{
+    uint8_t id[NVME_IDENTIFY_DATA_SIZE] = {};
+
+    return nvme_c2h(n, id, sizeof(id), req);
+}
+
+static bool nvme_cp_subsys_has_ns(NvmeSubsystem *subsys)
+{
+    for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
+        NvmeNamespace *ns = nvme_subsys_ns(subsys, i);
+
+        if (ns && ns->csi == NVME_CSI_CP) {
+            return true;
+        }
+    }
+
+    return false;
+}
+
+static bool nvme_cp_offered(NvmeCtrl *n)
+{
+    return nvme_cp_subsys_has_ns(n->subsys);
+}
+
+const NvmeCommandSet nvme_cs_cp = {
+    .csi            = NVME_CSI_CP,
+    .iocs           = nvme_cse_iocs_cp,
+    .io_cmd         = nvme_cp_io_cmd,
+    .identify_ns    = nvme_cp_identify_ns,
+    .identify_ctrl  = nvme_cp_identify_ctrl,
+    .offered        = nvme_cp_offered,
+};
+
+/* The CP admin commands are supported once the subsystem has a compute ns */
+static void nvme_cp_enable_admin(NvmeCtrl *n)
+{
+    n->cse.acs[NVME_ADM_CMD_LOAD_PROGRAM] = NVME_CMD_EFF_CSUPP;
+    n->cse.acs[NVME_ADM_CMD_PROGRAM_ACT] = NVME_CMD_EFF_CSUPP;
+    n->cse.acs[NVME_ADM_CMD_MEM_RANGE_SET] = NVME_CMD_EFF_CSUPP;
+}
+
+bool nvme_cp_realize_ctrl(NvmeCtrl *n, Error **errp)
+{
+    DeviceState *dev;
+
+    if (pci_is_vf(PCI_DEVICE(n))) {
+        return true;
+    }
+
+    if (n->params.compute) {
+        if (!n->subsys->slm.dev && !nvme_slm_create(n, errp)) {
+            return false;
+        }
+        nvme_slm_init_ctrl(n);
+
+        dev = qdev_new(TYPE_NVME_COMPUTE_NS);
+        qdev_prop_set_uint32(dev, "nsid", n->params.compute_nsid);
+        if (!qdev_realize_and_unref(dev, &n->bus.parent_bus, errp)) {
+            return false;
+        }
+    }
+
+    if (nvme_cp_subsys_has_ns(n->subsys)) {
+        nvme_cp_enable_admin(n);
+    }
+
+    return true;
+}
+
+/*
+ * nvme-compute-ns: a compute namespace
+ */
+
+static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
+{
+    NvmeComputeNamespace *cp = NVME_COMPUTE_NS(dev);
+    NvmeNamespace *ns = &cp->ns;
+    BusState *s = qdev_get_parent_bus(dev);
+    NvmeCtrl *n = NVME(s->parent);
+    unsigned ndefined = ARRAY_SIZE(nvme_cp_programs);
+
+    if (cp->params.slots < ndefined) {
+        error_setg(errp, "a compute namespace needs at least %u program "
+                   "slots for its device-defined programs", ndefined);
+        return;
+    }
+    if (!cp->params.maxact || !cp->params.maxmemrs || !cp->params.maxmemr ||
+        !cp->params.engines || !cp->params.budget_ms) {
+        error_setg(errp, "maxact, maxmemrs, maxmemr, engines and budget-ms "
+                   "must not be 0");
+        return;
+    }
+    if (cp->params.mrsg > 63) {
+        error_setg(errp, "mrsg is the log2 of a granularity in bytes: at "
+                   "most 63");
+        return;
+    }
+
+    if (!nvme_ns_set_subsys(n, ns, errp)) {
+        return;
+    }
+
+    ns->csi = NVME_CSI_CP;
+    ns->id_ns_ind.nstat = NVME_ID_NS_IND_NSTAT_NRDY;
+    if (ns->params.shared) {
+        ns->id_ns.nmic |= NVME_ID_NS_IND_NMIC_SHRNS;
+        ns->id_ns_ind.nmic = NVME_ID_NS_IND_NMIC_SHRNS;
+    }
+
+    if (!nvme_ns_register(n, ns, errp)) {
+        return;
+    }
+
+    cp->slots = g_new0(NvmeCpSlot, cp->params.slots);
+    for (unsigned i = 0; i < ndefined; i++) {
+        cp->slots[i].peocc = NVME_PEOCC_DEVICE_DEFINED;
+        cp->slots[i].builtin = &nvme_cp_programs[i];
+    }
+    cp->mrs = g_new0(NvmeCpMrs, cp->params.maxmemrs);
+
+    qemu_mutex_init(&cp->lock);
+    qemu_cond_init(&cp->cond);
+    QSIMPLEQ_INIT(&cp->queue);
+    cp->threads = g_new(QemuThread, cp->params.engines);
+    for (unsigned i = 0; i < cp->params.engines; i++) {
+        qemu_thread_create(&cp->threads[i], "nvme-cp-engine", nvme_cp_engine,
+                           cp, QEMU_THREAD_JOINABLE);
+    }
+
+    /* every controller of the subsystem takes the CP admin commands now */
+    for (int i = 0; i < NVME_MAX_CONTROLLERS; i++) {
+        NvmeCtrl *ctrl = nvme_subsys_ctrl(n->subsys, i);
+
+        if (ctrl && !pci_is_vf(PCI_DEVICE(ctrl))) {
+            nvme_cp_enable_admin(ctrl);
+        }
+    }
+}
+
+static void nvme_compute_ns_unrealize(DeviceState *dev)
+{
+    NvmeComputeNamespace *cp = NVME_COMPUTE_NS(dev);
+
+    qemu_mutex_lock(&cp->lock);
+    cp->stopping = true;
+    qemu_cond_broadcast(&cp->cond);
+    qemu_mutex_unlock(&cp->lock);
+
+    for (unsigned i = 0; i < cp->params.engines; i++) {
+        qemu_thread_join(&cp->threads[i]);
+    }
+    g_free(cp->threads);
+}
+
+static const Property nvme_compute_ns_props[] = {
+    DEFINE_PROP_UINT32("nsid", NvmeComputeNamespace, ns.params.nsid, 0),
+    DEFINE_PROP_BOOL("shared", NvmeComputeNamespace, ns.params.shared, true),
+    DEFINE_PROP_BOOL("detached", NvmeComputeNamespace, ns.params.detached,
+                     false),
+    DEFINE_PROP_UINT32("rgrpid", NvmeComputeNamespace, ns.params.rgrpid, 1),
+    DEFINE_PROP_UINT16("slots", NvmeComputeNamespace, params.slots, 16),
+    DEFINE_PROP_UINT16("maxact", NvmeComputeNamespace, params.maxact, 8),
+    DEFINE_PROP_UINT16("maxmemrs", NvmeComputeNamespace, params.maxmemrs,
+                       16),
+    DEFINE_PROP_UINT8("maxmemr", NvmeComputeNamespace, params.maxmemr, 16),
+    DEFINE_PROP_UINT16("mrsg", NvmeComputeNamespace, params.mrsg, 0),
+    DEFINE_PROP_SIZE("maxpb", NvmeComputeNamespace, params.maxpb, 1 * MiB),
+    DEFINE_PROP_UINT8("lpg", NvmeComputeNamespace, params.lpg, 2),
+    DEFINE_PROP_UINT32("engines", NvmeComputeNamespace, params.engines, 2),
+    DEFINE_PROP_UINT32("budget-ms", NvmeComputeNamespace, params.budget_ms,
+                       10000),
+};
+
+static void nvme_compute_ns_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+
+    set_bit(DEVICE_CATEGORY_STORAGE, dc->categories);
+
+    dc->bus_type = TYPE_NVME_BUS;
+    dc->realize = nvme_compute_ns_realize;
+    dc->unrealize = nvme_compute_ns_unrealize;
+    device_class_set_props(dc, nvme_compute_ns_props);
+    dc->desc = "Virtual NVMe compute namespace (computational programs)";
+}
+
+static const TypeInfo nvme_compute_ns_info = {
+    .name = TYPE_NVME_COMPUTE_NS,
+    .parent = TYPE_DEVICE,
+    .class_init = nvme_compute_ns_class_init,
+    .instance_size = sizeof(NvmeComputeNamespace),
+};
+
+static void nvme_cp_register_types(void)
+{
+    type_register_static(&nvme_compute_ns_info);
+}
+
+type_init(nvme_cp_register_types)

@@ -1,0 +1,956 @@
+/*
+ * QTest testcases for the NVMe Computational Programs command set (CSI
+ * 04h): compute namespaces, program activation, memory range sets, Execute
+ * Program and the device-defined programs, through the libqos NVMe driver
+ *
+ * Copyright (c) 2026 The QEMU computational storage authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/module.h"
+#include "qemu/units.h"
+#include "libqtest.h"
+#include "libqos/qgraph.h"
+#include "libqos/nvme.h"
+#include "block/nvme-csd.h"
+
+#define IMAGE_SIZE      (4 * MiB)
+#define LBA_SIZE        512
+#define NSID_NVM        1
+#define NSID_MEM        2       /* 4 MiB, reachability group 1 */
+#define NSID_MEM_FAR    3       /* 1 MiB, group 2: unreachable */
+#define NSID_CP         4       /* maxact 3, maxmemrs 4, maxmemr 4 */
+#define NSID_CP_SMALL   5       /* mrsg 12 (4 KiB), budget 200 ms */
+#define QID             1
+
+/* Device-defined programs and their slots */
+enum {
+    PIND_REDUCE, PIND_CRC32C, PIND_SHA256, PIND_FILTER, PIND_COPY,
+    PIND_COMPRESS, PIND_DECOMPRESS, PIND_COUNT, PIND_WAIT,
+    NR_DEFINED,
+    PIND_EMPTY = NR_DEFINED,
+};
+
+#define SLOTS           16
+#define LONG_WAIT_MS    60000
+
+static void *cp_setup(GString *cmd_line, void *arg)
+{
+    g_string_prepend(cmd_line,
+                     "-object memory-backend-ram,id=slm0,size=5M "
+                     "-device nvme-subsys,id=subsys0,nqn=csd-cp,slm=slm0,"
+                     "reach.assoc=1:2 ");
+    qnvme_test_image(cmd_line, "nvm0", IMAGE_SIZE);
+    g_string_append(cmd_line,
+                    " -device nvme-ns,drive=nvm0,nsid=1"
+                    " -device nvme-mem-ns,nsid=2,size=4M"
+                    " -device nvme-mem-ns,nsid=3,offset=4M,size=1M,rgrpid=2"
+                    " -device nvme-compute-ns,nsid=4,maxact=3,maxmemrs=4,"
+                    "maxmemr=4,engines=2,budget-ms=120000"
+                    " -device nvme-compute-ns,nsid=5,mrsg=12,budget-ms=200,"
+                    "engines=1");
+    return arg;
+}
+
+static void start(QNvme *n)
+{
+    qnvme_enable(n, NVME_CC_CSS_ALL);
+    qnvme_create_ioq(n, QID);
+}
+
+static void pattern(uint8_t *buf, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = (i * 131 + seed * 17 + (i >> 7) * 3) & 0xff;
+    }
+}
+
+static uint16_t mem_write(QNvme *n, uint64_t sb, const void *buf,
+                          uint32_t len)
+{
+    NvmeMemRwCmd cmd = {
+        .opcode = NVME_CMD_MEM_WRITE,
+        .nsid = cpu_to_le32(NSID_MEM),
+        .sb = cpu_to_le64(sb),
+        .len = cpu_to_le32(len),
+    };
+
+    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, (void *)buf, len, true,
+                          NULL);
+}
+
+static uint16_t mem_read(QNvme *n, uint64_t sb, void *buf, uint32_t len)
+{
+    NvmeMemRwCmd cmd = {
+        .opcode = NVME_CMD_MEM_READ,
+        .nsid = cpu_to_le32(NSID_MEM),
+        .sb = cpu_to_le64(sb),
+        .len = cpu_to_le32(len),
+    };
+
+    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, buf, len, false, NULL);
+}
+
+static uint16_t activate(QNvme *n, uint32_t nsid, uint32_t pind, uint8_t sel)
+{
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_PROGRAM_ACT,
+        .nsid = cpu_to_le32(nsid),
+        .cdw10 = cpu_to_le32(pind | sel << 16),
+    };
+
+    return qnvme_cmd(n, 0, &cmd, NULL);
+}
+
+static NvmeMemRangeDescr range(uint32_t mnsid, uint64_t sb, uint32_t len)
+{
+    return (NvmeMemRangeDescr) {
+        .mnsid = cpu_to_le32(mnsid),
+        .sb = cpu_to_le64(sb),
+        .len = cpu_to_le32(len),
+    };
+}
+
+/* Create a memory range set; on success *rsid is its identifier. */
+static uint16_t mrs_create(QNvme *n, uint32_t nsid,
+                           const NvmeMemRangeDescr *r, int nr, uint16_t *rsid)
+{
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_MEM_RANGE_SET,
+        .nsid = cpu_to_le32(nsid),
+        .cdw10 = cpu_to_le32(NVME_MRS_CREATE),
+        .cdw11 = cpu_to_le32(nr),
+    };
+    NvmeCqe cqe;
+    uint16_t status;
+
+    status = qnvme_cmd_data(n, 0, &cmd, (void *)r, MAX(nr, 1) * sizeof(*r),
+                            true, &cqe);
+    if (rsid) {
+        *rsid = le32_to_cpu(cqe.result);
+    }
+    return status;
+}
+
+static uint16_t mrs_delete(QNvme *n, uint32_t nsid, uint16_t rsid)
+{
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_MEM_RANGE_SET,
+        .nsid = cpu_to_le32(nsid),
+        .cdw10 = cpu_to_le32(NVME_MRS_DELETE | (uint32_t)rsid << 16),
+    };
+
+    return qnvme_cmd(n, 0, &cmd, NULL);
+}
+
+static NvmeExecProgramCmd exec_cmd(uint32_t nsid, uint16_t pind,
+                                   uint16_t rsid, uint64_t cparam1,
+                                   uint64_t cparam2)
+{
+    return (NvmeExecProgramCmd) {
+        .opcode = NVME_CMD_EXEC_PROGRAM,
+        .nsid = cpu_to_le32(nsid),
+        .pind = cpu_to_le16(pind),
+        .rsid = cpu_to_le16(rsid),
+        .cparam1 = cpu_to_le64(cparam1),
+        .cparam2 = cpu_to_le64(cparam2),
+    };
+}
+
+static uint64_t cqe_result(NvmeCqe *cqe)
+{
+    return le32_to_cpu(cqe->result) | (uint64_t)le32_to_cpu(cqe->dw1) << 32;
+}
+
+static uint16_t exec(QNvme *n, uint32_t nsid, uint16_t pind, uint16_t rsid,
+                     uint64_t cparam1, uint64_t cparam2, uint64_t *result)
+{
+    NvmeExecProgramCmd cmd = exec_cmd(nsid, pind, rsid, cparam1, cparam2);
+    NvmeCqe cqe;
+    uint16_t status = qnvme_cmd(n, QID, (NvmeCmd *)&cmd, &cqe);
+
+    if (result) {
+        *result = cqe_result(&cqe);
+    }
+    return status;
+}
+
+static uint16_t exec_submit(QNvme *n, uint32_t nsid, uint16_t pind,
+                            uint16_t rsid, uint64_t cparam1)
+{
+    NvmeExecProgramCmd cmd = exec_cmd(nsid, pind, rsid, cparam1, 0);
+
+    return qnvme_submit(n, QID, (NvmeCmd *)&cmd);
+}
+
+/* Activate program @pind of NSID_CP and run it on a set of @r. */
+static uint16_t run(QNvme *n, uint16_t pind, const NvmeMemRangeDescr *r,
+                    int nr, uint64_t cparam1, uint64_t cparam2,
+                    uint64_t *result)
+{
+    uint16_t rsid, status;
+
+    g_assert_cmphex(activate(n, NSID_CP, pind, NVME_PROG_ACT_ACTIVATE), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, nr, &rsid), ==, NVME_SUCCESS);
+    status = exec(n, NSID_CP, pind, rsid, cparam1, cparam2, result);
+    g_assert_cmphex(mrs_delete(n, NSID_CP, rsid), ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, pind, NVME_PROG_ACT_DEACTIVATE), ==,
+                    NVME_SUCCESS);
+    return status;
+}
+
+static void assert_nslist(QNvme *n, uint8_t csi, const uint32_t *want,
+                          int nwant)
+{
+    uint32_t list[NVME_IDENTIFY_DATA_SIZE / 4];
+
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, 0, 0,
+                                   csi, list), ==, NVME_SUCCESS);
+    for (int i = 0; i < nwant; i++) {
+        g_assert_cmpint(le32_to_cpu(list[i]), ==, want[i]);
+    }
+    g_assert_cmpint(list[nwant], ==, 0);
+}
+
+static void test_identify(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint32_t cps[] = { NSID_CP, NSID_CP_SMALL };
+    QNvme *n = obj;
+    uint8_t buf[NVME_IDENTIFY_DATA_SIZE];
+    NvmeIdNsCp *id = (NvmeIdNsCp *)buf;
+    NvmeEffectsLog effects;
+
+    start(n);
+
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_IO_COMMAND_SET, 0, 0, 0,
+                                   buf), ==, NVME_SUCCESS);
+    g_assert_cmphex(ldq_le_p(buf), ==, 1 << NVME_CSI_NVM |
+                    1 << NVME_CSI_ZONED | 1 << NVME_CSI_SLM |
+                    1 << NVME_CSI_CP);
+    assert_nslist(n, NVME_CSI_CP, cps, 2);
+
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_CP, 0,
+                                   NVME_CSI_CP, buf), ==, NVME_SUCCESS);
+    g_assert_cmpint(le16_to_cpu(id->maxact), ==, 3);
+    g_assert_cmpint(le16_to_cpu(id->maxmemrs), ==, 4);
+    g_assert_cmpint(id->maxmemr, ==, 4);
+    g_assert_cmpint(le16_to_cpu(id->mrsg), ==, 0);
+    g_assert_cmpint(le64_to_cpu(id->maxpb), ==, 1 * MiB);
+    g_assert_cmpint(id->lpg, ==, 2);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_CP_SMALL, 0,
+                                   NVME_CSI_CP, buf), ==, NVME_SUCCESS);
+    g_assert_cmpint(le16_to_cpu(id->mrsg), ==, 12);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_MEM, 0,
+                                   NVME_CSI_CP, buf), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_CTRL, 0, 0,
+                                   NVME_CSI_CP, buf), ==, NVME_SUCCESS);
+
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_CMD_EFFECTS, 0, NVME_CSI_CP,
+                                  0, &effects, sizeof(effects)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(le32_to_cpu(effects.iocs[NVME_CMD_EXEC_PROGRAM]), ==,
+                    NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.acs[NVME_ADM_CMD_LOAD_PROGRAM]), ==,
+                    NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.acs[NVME_ADM_CMD_PROGRAM_ACT]), ==,
+                    NVME_CMD_EFF_CSUPP);
+    g_assert_cmphex(le32_to_cpu(effects.acs[NVME_ADM_CMD_MEM_RANGE_SET]), ==,
+                    NVME_CMD_EFF_CSUPP);
+
+    qnvme_disable(n);
+}
+
+static void test_program_list(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    struct {
+        NvmeProgramListLog hdr;
+        NvmeProgramDescr d[SLOTS];
+    } log;
+    NvmeProgramTypesLog types;
+
+    start(n);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_CRC32C, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_PROGRAM_LIST, NSID_CP,
+                                  NVME_CSI_CP, 0, &log, sizeof(log)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(le32_to_cpu(log.hdr.numd), ==, SLOTS);
+    for (int i = 0; i < SLOTS; i++) {
+        uint8_t want = i < NR_DEFINED ? NVME_PEOCC_DEVICE_DEFINED :
+                                        NVME_PEOCC_EMPTY;
+
+        if (i == PIND_CRC32C) {
+            want |= NVME_PROG_DESCR_ACT;
+        }
+        g_assert_cmphex(log.d[i].flags, ==, want);
+    }
+
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_DL_PROGRAM_TYPES, NSID_CP,
+                                  NVME_CSI_CP, 0, &types, sizeof(types)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(le32_to_cpu(types.numd), ==, 0);
+
+    /* the logs of a namespace that is not a compute namespace */
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_PROGRAM_LIST, NSID_MEM,
+                                  NVME_CSI_CP, 0, &log, sizeof(log)), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_CRC32C,
+                             NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
+    qnvme_disable(n);
+}
+
+static void test_activation(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    uint64_t result;
+    uint16_t cid;
+
+    start(n);
+
+    /* maxact = 3 */
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmphex(activate(n, NSID_CP, i, NVME_PROG_ACT_ACTIVATE), ==,
+                        NVME_SUCCESS);
+    }
+    g_assert_cmphex(activate(n, NSID_CP, 3, NVME_PROG_ACT_ACTIVATE), ==,
+                    NVME_MAX_PROGS_ACTIVATED | NVME_DNR);
+    /* activating an active program again changes nothing */
+    g_assert_cmphex(activate(n, NSID_CP, 2, NVME_PROG_ACT_ACTIVATE), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, 2, NVME_PROG_ACT_DEACTIVATE), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+
+    g_assert_cmphex(activate(n, NSID_CP, SLOTS, NVME_PROG_ACT_ACTIVATE), ==,
+                    NVME_INVALID_PROG_INDEX | NVME_DNR);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_EMPTY, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_NO_PROGRAM | NVME_DNR);
+    g_assert_cmphex(activate(n, NSID_CP, 0, 5), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(activate(n, NSID_MEM, 0, NVME_PROG_ACT_ACTIVATE), ==,
+                    NVME_INVALID_NSID | NVME_DNR);
+
+    /* Execute Program needs an active program */
+    g_assert_cmphex(exec(n, NSID_CP, 2, 0, 0, 0, NULL), ==,
+                    NVME_PROG_NOT_ACTIVATED | NVME_DNR);
+    g_assert_cmphex(exec(n, NSID_CP, PIND_EMPTY, 0, 0, 0, NULL), ==,
+                    NVME_NO_PROGRAM | NVME_DNR);
+    g_assert_cmphex(exec(n, NSID_CP, SLOTS, 0, 0, 0, NULL), ==,
+                    NVME_INVALID_PROG_INDEX | NVME_DNR);
+
+    /* a running program cannot be deactivated */
+    cid = exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT,
+                             NVME_PROG_ACT_DEACTIVATE), ==,
+                    NVME_PROG_IN_USE | NVME_DNR);
+    {
+        NvmeCmd abort = {
+            .opcode = NVME_ADM_CMD_ABORT,
+            .cdw10 = cpu_to_le32(QID | (uint32_t)cid << 16),
+        };
+
+        g_assert_cmphex(qnvme_cmd(n, 0, &abort, NULL), ==, NVME_SUCCESS);
+    }
+    g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_REQ);
+
+    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 1, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(result, >=, 1);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmphex(activate(n, NSID_CP, i, NVME_PROG_ACT_DEACTIVATE),
+                        ==, NVME_SUCCESS);
+    }
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
+                    ==, NVME_SUCCESS);
+    qnvme_disable(n);
+}
+
+static uint16_t load(QNvme *n, uint32_t nsid, uint32_t pind, uint8_t ptype,
+                     bool unload)
+{
+    uint8_t code[8] = {};
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_LOAD_PROGRAM,
+        .nsid = cpu_to_le32(nsid),
+        .cdw10 = cpu_to_le32(pind | (uint32_t)ptype << 16 |
+                             (uint32_t)unload << 24),
+        .cdw11 = cpu_to_le32(sizeof(code)),
+        .cdw14 = cpu_to_le32(sizeof(code)),
+    };
+
+    return qnvme_cmd_data(n, 0, &cmd, code, sizeof(code), true, NULL);
+}
+
+static void test_load(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+
+    qnvme_enable(n, NVME_CC_CSS_ALL);
+    g_assert_cmphex(load(n, NSID_CP, PIND_REDUCE, 1, false), ==,
+                    NVME_PROG_INDEX_NOT_DOWNLOADABLE | NVME_DNR);
+    g_assert_cmphex(load(n, NSID_CP, PIND_REDUCE, 0, true), ==,
+                    NVME_PROG_INDEX_NOT_DOWNLOADABLE | NVME_DNR);
+    g_assert_cmphex(load(n, NSID_CP, PIND_EMPTY, 0, true), ==,
+                    NVME_NO_PROGRAM | NVME_DNR);
+    g_assert_cmphex(load(n, NSID_CP, SLOTS, 1, false), ==,
+                    NVME_INVALID_PROG_INDEX | NVME_DNR);
+    /* no downloadable program type is offered (log page 83h is empty) */
+    g_assert_cmphex(load(n, NSID_CP, PIND_EMPTY, 1, false), ==,
+                    NVME_INVALID_PROG_TYPE | NVME_DNR);
+    g_assert_cmphex(load(n, NSID_NVM, PIND_EMPTY, 1, false), ==,
+                    NVME_INVALID_NSID | NVME_DNR);
+    qnvme_disable(n);
+}
+
+static void test_mrs(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeMemRangeDescr r[5];
+    uint16_t rsid, ids[4];
+    NvmeCqe cqe;
+    struct {
+        NvmeMrsListLog hdr;
+        NvmeMrsDescr d;
+        NvmeMemRangeDescr r[2];
+    } log;
+    uint16_t cid;
+
+    start(n);
+
+    r[0] = range(NSID_MEM, 0, 4 * KiB);
+    r[1] = range(NSID_MEM, 8 * KiB, 100);
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 2, &rsid), ==, NVME_SUCCESS);
+    g_assert_cmpint(rsid, ==, 1);
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_MEM_RANGE_SETS, NSID_CP,
+                                  NVME_CSI_CP, 0, &log, sizeof(log)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(le32_to_cpu(log.hdr.numd), ==, 1);
+    g_assert_cmpint(le16_to_cpu(log.d.rsid), ==, 1);
+    g_assert_cmpint(log.d.numr, ==, 2);
+    g_assert_cmpmem(log.r, sizeof(log.r), r, sizeof(log.r));
+
+    /* creation errors; the result of a range error is its index */
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 0, NULL), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    for (int i = 0; i < 5; i++) {
+        r[i] = range(NSID_MEM, i * 4 * KiB, 4 * KiB);
+    }
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 5, NULL), ==,
+                    NVME_MAX_MEM_RANGES_EXCEEDED | NVME_DNR);
+    r[1] = range(NSID_NVM, 0, 4 * KiB);
+    g_assert_cmphex(qnvme_cmd_data(n, 0, &(NvmeCmd) {
+                        .opcode = NVME_ADM_CMD_MEM_RANGE_SET,
+                        .nsid = cpu_to_le32(NSID_CP),
+                        .cdw11 = cpu_to_le32(2),
+                    }, r, 2 * sizeof(*r), true, &cqe), ==,
+                    NVME_INVALID_MEMORY_NS | NVME_DNR);
+    g_assert_cmpint(le32_to_cpu(cqe.result), ==, 1);
+    r[1] = range(NSID_MEM_FAR, 0, 4 * KiB);
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 2, NULL), ==,
+                    NVME_NS_NOT_REACHABLE | NVME_DNR);
+    r[1] = range(NSID_MEM, 4 * MiB - 2 * KiB, 4 * KiB);
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 2, NULL), ==,
+                    NVME_INVALID_MRS | NVME_DNR);
+    r[1] = range(NSID_MEM, 0, 0);
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 2, NULL), ==,
+                    NVME_INVALID_MRS | NVME_DNR);
+    r[1] = range(NSID_MEM, 2 * KiB, 4 * KiB);
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 2, NULL), ==,
+                    NVME_OVERLAP_MEM_RANGES | NVME_DNR);
+    /* granularity: 4 KiB on the small compute namespace */
+    r[1] = range(NSID_MEM, 8 * KiB, 100);
+    g_assert_cmphex(mrs_create(n, NSID_CP_SMALL, r, 2, NULL), ==,
+                    NVME_INVALID_MRS | NVME_DNR);
+    r[1] = range(NSID_MEM, 8 * KiB, 4 * KiB);
+    g_assert_cmphex(mrs_create(n, NSID_CP_SMALL, r, 2, &rsid), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(mrs_delete(n, NSID_CP_SMALL, rsid), ==, NVME_SUCCESS);
+
+    /* maxmemrs = 4: one exists, three more, then no more */
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmphex(mrs_create(n, NSID_CP, r, 1, &ids[i]), ==,
+                        NVME_SUCCESS);
+    }
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 1, NULL), ==,
+                    NVME_MAX_MRS_EXCEEDED | NVME_DNR);
+
+    /* a set in use by an execution cannot be deleted */
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+    cid = exec_submit(n, NSID_CP, PIND_WAIT, ids[0], LONG_WAIT_MS);
+    g_assert_cmphex(mrs_delete(n, NSID_CP, ids[0]), ==,
+                    NVME_MRS_IN_USE | NVME_DNR);
+    {
+        NvmeCmd abort = {
+            .opcode = NVME_ADM_CMD_ABORT,
+            .cdw10 = cpu_to_le32(QID | (uint32_t)cid << 16),
+        };
+
+        g_assert_cmphex(qnvme_cmd(n, 0, &abort, NULL), ==, NVME_SUCCESS);
+    }
+    g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_REQ);
+
+    g_assert_cmphex(mrs_delete(n, NSID_CP, ids[0]), ==, NVME_SUCCESS);
+    g_assert_cmphex(mrs_delete(n, NSID_CP, ids[0]), ==,
+                    NVME_INVALID_MRSID | NVME_DNR);
+    g_assert_cmphex(mrs_delete(n, NSID_CP, 0), ==,
+                    NVME_INVALID_MRSID | NVME_DNR);
+    g_assert_cmphex(mrs_delete(n, NSID_CP, 99), ==,
+                    NVME_INVALID_MRSID | NVME_DNR);
+    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, ids[0], 0, 0, NULL), ==,
+                    NVME_INVALID_MRSID | NVME_DNR);
+    g_assert_cmphex(qnvme_cmd(n, 0, &(NvmeCmd) {
+                        .opcode = NVME_ADM_CMD_MEM_RANGE_SET,
+                        .nsid = cpu_to_le32(NSID_CP),
+                        .cdw10 = cpu_to_le32(7),
+                    }, NULL), ==, NVME_INVALID_FIELD | NVME_DNR);
+
+    qnvme_disable(n);
+}
+
+static uint32_t crc32c_ref(const uint8_t *p, size_t len)
+{
+    uint32_t crc = 0xffffffff;
+
+    while (len--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) {
+            crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
+        }
+    }
+    return crc ^ 0xffffffff;
+}
+
+static void test_reduce(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const uint32_t len = 64 * KiB;
+    QNvme *n = obj;
+    g_autofree uint8_t *buf = g_malloc(len);
+    NvmeMemRangeDescr r = range(NSID_MEM, 128 * KiB, len);
+    uint64_t sum32 = 0, min32 = UINT64_MAX, max32 = 0, count32 = 0;
+    uint64_t sum64 = 0, min64 = UINT64_MAX, max64 = 0;
+    uint32_t needle;
+    uint64_t result;
+
+    pattern(buf, len, 1);
+    needle = ldl_le_p(buf + 40);
+    for (uint32_t i = 0; i < len; i += 4) {
+        uint64_t v = ldl_le_p(buf + i);
+
+        sum32 += v;
+        min32 = MIN(min32, v);
+        max32 = MAX(max32, v);
+        count32 += v == needle;
+    }
+    for (uint32_t i = 0; i < len; i += 8) {
+        uint64_t v = ldq_le_p(buf + i);
+
+        sum64 += v;
+        min64 = MIN(min64, v);
+        max64 = MAX(max64, v);
+    }
+
+    start(n);
+    g_assert_cmphex(mem_write(n, 128 * KiB, buf, len), ==, NVME_SUCCESS);
+
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 0 | 4 << 8, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, sum32);
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 1 | 4 << 8, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, min32);
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 2 | 4 << 8, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, max32);
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 3 | 4 << 8, needle, &result),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(result, ==, count32);
+    g_assert_cmpint(count32, >=, 1);
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 0 | 8 << 8, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, sum64);
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 1 | 8 << 8, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, min64);
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 2 | 8 << 8, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, max64);
+
+    /* outside the contract: width 3, unknown operation */
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 0 | 3 << 8, 0, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 9 | 4 << 8, 0, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    qnvme_disable(n);
+}
+
+/*
+ * Stage data from the NVM namespace with Memory Copy, then checksum it:
+ * CRC-32C against a known answer and a reference, SHA-256 likewise.
+ */
+static void test_checksums(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint8_t abc_sha256[32] = {
+        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+        0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+        0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+        0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+    };
+    const uint32_t len = 256 * KiB;
+    QNvme *n = obj;
+    g_autofree uint8_t *buf = g_malloc(len);
+    uint8_t digest[32], want[32];
+    gsize dlen = sizeof(want);
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+    NvmeCopySourceRangeFormat0_2 src = {
+        .sparams = cpu_to_le32(NSID_NVM),
+        .slba = cpu_to_le64(16),
+        .nlb = cpu_to_le16(len / LBA_SIZE - 1),
+    };
+    NvmeMemCopyCmd copy = {
+        .opcode = NVME_CMD_MEM_COPY,
+        .nsid = cpu_to_le32(NSID_MEM),
+        .len = cpu_to_le64(len),
+        .sdaddr = cpu_to_le64(1 * MiB),
+        .control[0] = NVME_COPY_FORMAT_2,
+    };
+    NvmeCmd write = {
+        .opcode = NVME_CMD_WRITE,
+        .nsid = cpu_to_le32(NSID_NVM),
+        .cdw10 = cpu_to_le32(16),
+        .cdw12 = cpu_to_le32(len / LBA_SIZE - 1),
+    };
+    NvmeMemRangeDescr r[2];
+    uint64_t result;
+
+    start(n);
+
+    /* known answers */
+    g_assert_cmphex(mem_write(n, 0, "123456789abc", 12), ==, NVME_SUCCESS);
+    r[0] = range(NSID_MEM, 0, 9);
+    g_assert_cmphex(run(n, PIND_CRC32C, r, 1, 0, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, 0xe3069283);
+    r[0] = range(NSID_MEM, 9, 3);
+    r[1] = range(NSID_MEM, 64, 32);
+    g_assert_cmphex(run(n, PIND_SHA256, r, 2, 0, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(result, ==, 32);
+    g_assert_cmphex(mem_read(n, 64, digest, 32), ==, NVME_SUCCESS);
+    g_assert_cmpmem(digest, 32, abc_sha256, 32);
+
+    /* 256 KiB written to the NVM namespace, staged into SLM */
+    pattern(buf, len, 2);
+    g_assert_cmphex(qnvme_cmd_data(n, QID, &write, buf, len, true, NULL), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(qnvme_cmd_data(n, QID, (NvmeCmd *)&copy, &src,
+                                   sizeof(src), true, NULL), ==,
+                    NVME_SUCCESS);
+
+    r[0] = range(NSID_MEM, 1 * MiB, len);
+    g_assert_cmphex(run(n, PIND_CRC32C, r, 1, 0, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, crc32c_ref(buf, len));
+
+    r[1] = range(NSID_MEM, 4 * KiB, 64);
+    g_assert_cmphex(run(n, PIND_SHA256, r, 2, 0, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(mem_read(n, 4 * KiB, digest, 32), ==, NVME_SUCCESS);
+    g_checksum_update(sum, buf, len);
+    g_checksum_get_digest(sum, want, &dlen);
+    g_assert_cmpmem(digest, 32, want, 32);
+
+    /* SHA-256 needs a 32-byte output range */
+    r[1] = range(NSID_MEM, 4 * KiB, 16);
+    g_assert_cmphex(run(n, PIND_SHA256, r, 2, 0, 0, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(run(n, PIND_SHA256, r, 1, 0, 0, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    qnvme_disable(n);
+}
+
+static void test_filter_copy_count(void *obj, void *data,
+                                   QGuestAllocator *alloc)
+{
+    const uint32_t rsz = 16, nrec = 1024, len = rsz * nrec;
+    QNvme *n = obj;
+    g_autofree uint8_t *recs = g_malloc(len);
+    g_autofree uint8_t *want = g_malloc0(len);
+    g_autofree uint8_t *got = g_malloc0(len);
+    NvmeMemRangeDescr r[2] = {
+        range(NSID_MEM, 0, len),
+        range(NSID_MEM, 512 * KiB, len),
+    };
+    /* records whose u32 at byte 4 is greater than 1000 */
+    uint64_t cparam1 = rsz | 4 << 16 | 4ULL << 32 | 4ULL << 40;
+    uint64_t result, matched = 0, count = 0;
+    static const uint8_t pat[] = { 0x11, 0x22, 0x11, 0x22 };
+
+    pattern(recs, len, 3);
+    for (uint32_t i = 0; i < nrec; i++) {
+        stl_le_p(recs + i * rsz + 4, (i * 7919) % 2000);
+    }
+    /* a pattern, with overlapping occurrences, in the last record's tail */
+    memcpy(recs + len - 6, "\x11\x22\x11\x22\x11\x22", 6);
+    for (uint32_t i = 0; i + sizeof(pat) <= len; i++) {
+        count += !memcmp(recs + i, pat, sizeof(pat));
+    }
+    for (uint32_t i = 0; i < nrec; i++) {
+        if (ldl_le_p(recs + i * rsz + 4) > 1000) {
+            memcpy(want + matched * rsz, recs + i * rsz, rsz);
+            matched++;
+        }
+    }
+
+    start(n);
+    g_assert_cmphex(mem_write(n, 0, recs, len), ==, NVME_SUCCESS);
+
+    g_assert_cmphex(run(n, PIND_FILTER, r, 2, cparam1, 1000, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(result, ==, matched);
+    g_assert_cmphex(mem_read(n, 512 * KiB, got, matched * rsz), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(got, matched * rsz, want, matched * rsz);
+    /* a field past the record, an output range too small */
+    g_assert_cmphex(run(n, PIND_FILTER, r, 2, rsz | 14 << 16 | 4ULL << 32,
+                        0, &result), ==, NVME_INVALID_FIELD | NVME_DNR);
+    r[1] = range(NSID_MEM, 512 * KiB, rsz);
+    g_assert_cmphex(run(n, PIND_FILTER, r, 2, cparam1, 1000, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+
+    r[1] = range(NSID_MEM, 1 * MiB, len);
+    g_assert_cmphex(run(n, PIND_COPY, r, 2, 0, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(result, ==, len);
+    g_assert_cmphex(mem_read(n, 1 * MiB, got, len), ==, NVME_SUCCESS);
+    g_assert_cmpmem(got, len, recs, len);
+    r[1] = range(NSID_MEM, 1 * MiB, len - 4);
+    g_assert_cmphex(run(n, PIND_COPY, r, 2, 0, 0, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+
+    g_assert_cmphex(mem_write(n, 2 * MiB, pat, sizeof(pat)), ==,
+                    NVME_SUCCESS);
+    r[1] = range(NSID_MEM, 2 * MiB, sizeof(pat));
+    g_assert_cmphex(run(n, PIND_COUNT, r, 2, 0, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(result, ==, count);
+    g_assert_cmpint(count, >=, 2);
+    qnvme_disable(n);
+}
+
+static void test_compress(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const uint32_t len = 128 * KiB;
+    QNvme *n = obj;
+    g_autofree uint8_t *buf = g_malloc(len);
+    g_autofree uint8_t *got = g_malloc(len);
+    NvmeMemRangeDescr r[2];
+    uint64_t clen, result;
+
+    /* compressible: runs of repeated bytes */
+    for (uint32_t i = 0; i < len; i++) {
+        buf[i] = (i / 64) * 7;
+    }
+
+    start(n);
+    g_assert_cmphex(mem_write(n, 0, buf, len), ==, NVME_SUCCESS);
+
+    r[0] = range(NSID_MEM, 0, len);
+    r[1] = range(NSID_MEM, 1 * MiB, len);
+    g_assert_cmphex(run(n, PIND_COMPRESS, r, 2, 9, 0, &clen), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(clen, >, 0);
+    g_assert_cmpint(clen, <, len / 4);
+
+    r[0] = range(NSID_MEM, 1 * MiB, clen);
+    r[1] = range(NSID_MEM, 2 * MiB, len);
+    g_assert_cmphex(run(n, PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(result, ==, len);
+    g_assert_cmphex(mem_read(n, 2 * MiB, got, len), ==, NVME_SUCCESS);
+    g_assert_cmpmem(got, len, buf, len);
+
+    /* truncated or corrupt input, output too small */
+    r[0] = range(NSID_MEM, 1 * MiB, clen - 4);
+    g_assert_cmphex(run(n, PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    r[0] = range(NSID_MEM, 0, 4 * KiB);
+    g_assert_cmphex(run(n, PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    r[0] = range(NSID_MEM, 0, len);
+    r[1] = range(NSID_MEM, 1 * MiB, 16);
+    g_assert_cmphex(run(n, PIND_COMPRESS, r, 2, 9, 0, &result), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    qnvme_disable(n);
+}
+
+static void test_exec_errors(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeExecProgramCmd cmd = exec_cmd(NSID_CP, PIND_WAIT, 0, 0, 0);
+    char param[16] = "parameter data";
+
+    start(n);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+
+    /* inline ranges are not supported; parameter data at most 64 KiB */
+    cmd.numr = cpu_to_le32(1);
+    g_assert_cmphex(qnvme_cmd(n, QID, (NvmeCmd *)&cmd, NULL), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    cmd.numr = 0;
+    cmd.dlen = cpu_to_le32(64 * KiB + 4);
+    g_assert_cmphex(qnvme_cmd(n, QID, (NvmeCmd *)&cmd, NULL), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    cmd.dlen = cpu_to_le32(16);
+    g_assert_cmphex(qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, param,
+                                   sizeof(param), true, NULL), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 3, 0, 0, NULL), ==,
+                    NVME_INVALID_MRSID | NVME_DNR);
+    /* opcode 01h on a memory namespace is Memory Copy, and not this one */
+    g_assert_cmphex(exec(n, NSID_MEM, PIND_WAIT, 0, 0, 0, NULL), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
+                    ==, NVME_SUCCESS);
+    qnvme_disable(n);
+}
+
+/* Two engines: a short program completes while a long one runs. */
+static void test_concurrency(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeMemRangeDescr r = range(NSID_MEM, 0, 1 * MiB);
+    uint16_t rsid, slow, fast[4];
+    NvmeCqe cqe;
+    uint64_t sum = 0;
+    g_autofree uint8_t *buf = g_malloc(1 * MiB);
+
+    pattern(buf, 1 * MiB, 4);
+    for (uint32_t i = 0; i < 1 * MiB; i += 4) {
+        sum += ldl_le_p(buf + i);
+    }
+
+    start(n);
+    for (uint32_t off = 0; off < 1 * MiB; off += 256 * KiB) {
+        g_assert_cmphex(mem_write(n, off, buf + off, 256 * KiB), ==,
+                        NVME_SUCCESS);
+    }
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_REDUCE, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(mrs_create(n, NSID_CP, &r, 1, &rsid), ==, NVME_SUCCESS);
+
+    slow = exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS);
+    for (int i = 0; i < ARRAY_SIZE(fast); i++) {
+        NvmeExecProgramCmd cmd = exec_cmd(NSID_CP, PIND_REDUCE, rsid, 4 << 8,
+                                          0);
+
+        fast[i] = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
+    }
+    for (int i = 0; i < ARRAY_SIZE(fast); i++) {
+        g_assert_cmphex(qnvme_wait(n, QID, fast[i], &cqe), ==, NVME_SUCCESS);
+        g_assert_cmphex(cqe_result(&cqe), ==, sum);
+    }
+    g_assert_false(qnvme_done(n, QID, slow));
+
+    /* deleting the queue stops the long one; the device stays usable */
+    g_assert_cmphex(qnvme_delete_sq(n, QID), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_delete_cq(n, QID), ==, NVME_SUCCESS);
+    qnvme_create_ioq(n, QID);
+    g_assert_cmphex(exec(n, NSID_CP, PIND_REDUCE, rsid, 4 << 8, 0, NULL), ==,
+                    NVME_SUCCESS);
+
+    g_assert_cmphex(mrs_delete(n, NSID_CP, rsid), ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_REDUCE,
+                             NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
+    qnvme_disable(n);
+}
+
+/* The budget ends a long execution; a reset stops one. */
+static void test_budget_reset(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    uint64_t result;
+
+    start(n);
+    g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_WAIT,
+                             NVME_PROG_ACT_ACTIVATE), ==, NVME_SUCCESS);
+    g_assert_cmphex(exec(n, NSID_CP_SMALL, PIND_WAIT, 0, LONG_WAIT_MS, 0,
+                         NULL), ==, NVME_INSUFF_PROG_RESOURCES | NVME_DNR);
+    g_assert_cmphex(exec(n, NSID_CP_SMALL, PIND_WAIT, 0, 1, 0, &result), ==,
+                    NVME_SUCCESS);
+
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+    exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS);
+    qnvme_disable(n);
+
+    start(n);
+    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 1, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_WAIT,
+                             NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
+    qnvme_disable(n);
+}
+
+/* -device nvme,drive=nvm0,compute=on: NVM 1, memory 2, compute 3 */
+static void *image_setup(GString *cmd_line, void *arg)
+{
+    qnvme_test_image(cmd_line, "nvm0", IMAGE_SIZE);
+    return arg;
+}
+
+static void test_one_line(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint32_t cps[] = { 3 };
+    static const uint32_t mems[] = { 2 };
+    QNvme *n = obj;
+
+    start(n);
+    assert_nslist(n, NVME_CSI_CP, cps, 1);
+    assert_nslist(n, NVME_CSI_SLM, mems, 1);
+    qnvme_disable(n);
+}
+
+static void nvme_cp_register_tests(void)
+{
+    QOSGraphTestOptions opts = {
+        .before = cp_setup,
+        .edge.extra_device_opts = "subsys=subsys0",
+    };
+    QOSGraphTestOptions one_line = {
+        .before = image_setup,
+        .edge.extra_device_opts = "drive=nvm0,compute=on,slm.size=1M",
+    };
+
+    qos_add_test("cp/identify", "nvme", test_identify, &opts);
+    qos_add_test("cp/program-list", "nvme", test_program_list, &opts);
+    qos_add_test("cp/activation", "nvme", test_activation, &opts);
+    qos_add_test("cp/load", "nvme", test_load, &opts);
+    qos_add_test("cp/mrs", "nvme", test_mrs, &opts);
+    qos_add_test("cp/reduce", "nvme", test_reduce, &opts);
+    qos_add_test("cp/checksums", "nvme", test_checksums, &opts);
+    qos_add_test("cp/filter-copy-count", "nvme", test_filter_copy_count,
+                 &opts);
+    qos_add_test("cp/compress", "nvme", test_compress, &opts);
+    qos_add_test("cp/exec-errors", "nvme", test_exec_errors, &opts);
+    qos_add_test("cp/concurrency", "nvme", test_concurrency, &opts);
+    qos_add_test("cp/budget-reset", "nvme", test_budget_reset, &opts);
+    qos_add_test("cp/one-line", "nvme", test_one_line, &one_line);
+}
+
+libqos_init(nvme_cp_register_tests);
