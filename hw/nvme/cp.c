@@ -655,7 +655,8 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
         return status;
     }
 
-    if (slot->peocc == NVME_PEOCC_EMPTY) {
+    /* only device-defined programs can run until a type can be loaded */
+    if (slot->peocc == NVME_PEOCC_EMPTY || !slot->builtin) {
         return NVME_NO_PROGRAM | NVME_DNR;
     }
 
