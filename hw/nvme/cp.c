@@ -18,6 +18,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qemu/range.h"
 #include "qemu/crc32c.h"
 #include "qemu/host-utils.h"
 #include "qemu/main-loop.h"
@@ -833,12 +834,6 @@ static uint16_t nvme_cp_program_act(NvmeCtrl *n, NvmeRequest *req)
     return NVME_SUCCESS;
 }
 
-static bool ranges_overlap64(uint64_t a, uint64_t alen, uint64_t b,
-                             uint64_t blen)
-{
-    return a < b + blen && b < a + alen;
-}
-
 static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
                                    NvmeComputeNamespace *cp, int numr)
 {
@@ -890,7 +885,7 @@ static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
         }
         for (j = 0; !status && j < i; j++) {
             if (mns[j] == mns[i] &&
-                ranges_overlap64(sb, len, le64_to_cpu(descr[j].sb),
+                ranges_overlap(sb, len, le64_to_cpu(descr[j].sb),
                                  le32_to_cpu(descr[j].len))) {
                 status = NVME_OVERLAP_MEM_RANGES | NVME_DNR;
             }
@@ -1173,18 +1168,7 @@ static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
         return;
     }
 
-    if (!nvme_ns_set_subsys(n, ns, errp)) {
-        return;
-    }
-
-    ns->csi = NVME_CSI_CP;
-    ns->id_ns_ind.nstat = NVME_ID_NS_IND_NSTAT_NRDY;
-    if (ns->params.shared) {
-        ns->id_ns.nmic |= NVME_ID_NS_IND_NMIC_SHRNS;
-        ns->id_ns_ind.nmic = NVME_ID_NS_IND_NMIC_SHRNS;
-    }
-
-    if (!nvme_ns_register(n, ns, errp)) {
+    if (!nvme_ns_register_blkless(n, ns, NVME_CSI_CP, errp)) {
         return;
     }
 

@@ -16,6 +16,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qemu/range.h"
 #include "qemu/cutils.h"
 #include "qapi/error.h"
 #include "qom/object_interfaces.h"
@@ -566,12 +567,6 @@ static uint16_t nvme_slm_source(NvmeCtrl *n, NvmeNamespace *dst,
     return NVME_SUCCESS;
 }
 
-static bool ranges_overlap64(uint64_t a, uint64_t alen, uint64_t b,
-                             uint64_t blen)
-{
-    return a < b + blen && b < a + alen;
-}
-
 static uint16_t nvme_mem_copy(NvmeCtrl *n, NvmeRequest *req)
 {
     NvmeMemCopyCmd *cmd = (NvmeMemCopyCmd *)&req->cmd;
@@ -639,7 +634,7 @@ static uint16_t nvme_mem_copy(NvmeCtrl *n, NvmeRequest *req)
         seg->dst = nvme_slm_ptr(ns, sdaddr + total);
 
         if (src == ns &&
-            ranges_overlap64(seg->src - nvme_slm_ptr(ns, 0), seg->len,
+            ranges_overlap(seg->src - nvme_slm_ptr(ns, 0), seg->len,
                              sdaddr, len)) {
             trace_pci_nvme_err_copy_source(nvme_cid(req), i,
                                            NVME_CMD_OVERLAP_IO_RANGE);
@@ -939,7 +934,7 @@ static void nvme_mem_ns_realize(DeviceState *dev, Error **errp)
         NvmeNamespace *other = nvme_subsys_ns(n->subsys, i);
 
         if (other && other->csi == NVME_CSI_SLM &&
-            ranges_overlap64(offset, size, other->mem.offset,
+            ranges_overlap(offset, size, other->mem.offset,
                              other->mem.size)) {
             error_setg(errp, "memory namespace [0x%" PRIx64 ", 0x%" PRIx64
                        ") overlaps namespace %d", offset, offset + size, i);
@@ -947,18 +942,7 @@ static void nvme_mem_ns_realize(DeviceState *dev, Error **errp)
         }
     }
 
-    if (!nvme_ns_set_subsys(n, ns, errp)) {
-        return;
-    }
-
-    ns->csi = NVME_CSI_SLM;
-    ns->id_ns_ind.nstat = NVME_ID_NS_IND_NSTAT_NRDY;
-    if (ns->params.shared) {
-        ns->id_ns.nmic |= NVME_ID_NS_IND_NMIC_SHRNS;
-        ns->id_ns_ind.nmic = NVME_ID_NS_IND_NMIC_SHRNS;
-    }
-
-    nvme_ns_register(n, ns, errp);
+    nvme_ns_register_blkless(n, ns, NVME_CSI_SLM, errp);
 }
 
 static const Property nvme_mem_ns_props[] = {
