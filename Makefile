@@ -5,9 +5,11 @@
 #   make run        start QEMU with the device and show it
 #   make refresh    write edits made in build/qemu back into patches/
 #   make series     export the series as git format-patch files (build/series)
-#   make check-series  apply the series to a pristine tree and build each patch
+#   make check-series  build the exported series at every patch
+#   make check-sanitizers  run the qtests against an ASan+UBSan build
 
-.PHONY: all configure check run refresh series check-series clean distclean
+.PHONY: all configure check run refresh series check-series check-sanitizers \
+	clean distclean
 
 all:
 	scripts/build.sh
@@ -30,8 +32,11 @@ series:
 check-series: series
 	scripts/series.sh build-each
 
+check-sanitizers:
+	scripts/check-sanitizers.sh
+
 clean:
-	rm -rf build/qemu/build build/series build/series-tree
+	rm -rf build/qemu/build build/series build/series-tree build/asan-tree
 
 distclean:
 	rm -rf build

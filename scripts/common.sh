@@ -69,11 +69,11 @@ NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test"
 # relocating the --firmwarepath directories there: point those at Debian's
 # seabios, qemu-system-data and ipxe-qemu files.
 link_firmware() {
-    local d
+    local dir=${1:-$qemu/build} d
     for d in /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu; do
-        if [ ! -e "$qemu/build/qemu-bundle$d" ]; then
-            mkdir -p "$(dirname "$qemu/build/qemu-bundle$d")"
-            ln -sfn "$d" "$qemu/build/qemu-bundle$d"
+        if [ ! -e "$dir/qemu-bundle$d" ]; then
+            mkdir -p "$(dirname "$dir/qemu-bundle$d")"
+            ln -sfn "$d" "$dir/qemu-bundle$d"
         fi
     done
 }

@@ -6,6 +6,9 @@
 # checkpatch.  Exits non-zero if anything failed.
 #
 #   run-tests.sh [PATTERN]    only the qtests whose path contains PATTERN
+#
+# QEMU_BUILD=DIR runs the qtests of another build of the tree (for example
+# the sanitizer build of scripts/check-sanitizers.sh) and skips the series.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -28,8 +31,9 @@ result() {
     fi
 }
 
-export QTEST_QEMU_BINARY=$qemu/build/qemu-system-x86_64
-qos=$qemu/build/tests/qtest/qos-test
+qbuild=${QEMU_BUILD:-$qemu/build}
+export QTEST_QEMU_BINARY=$qbuild/qemu-system-x86_64
+qos=$qbuild/tests/qtest/qos-test
 [ -x "$QTEST_QEMU_BINARY" ] && [ -x "$qos" ] || die "not built; run make"
 
 # The NVMe qtests of every machine the qos graph offers.
@@ -39,14 +43,17 @@ for p in "${paths[@]}"; do
     log=$logs/$n.log
     timeout 300 "$qos" --tap -p "$p" > "$log" 2>&1
     rc=$?
-    # A run that executed no test is a failure too.
-    if [ $rc = 0 ] && ! grep -q '^ok ' "$log"; then
+    # A run that executed no test is a failure too, and so is a sanitizer
+    # report that did not stop QEMU.
+    if [ $rc = 0 ] && { ! grep -q '^ok ' "$log" ||
+                        grep -q 'runtime error:\|ERROR: AddressSanitizer' \
+                            "$log"; }; then
         rc=1
     fi
     result $rc "qtest $p" "$log"
 done
 
-if [ -z "$pattern" ]; then
+if [ -z "$pattern" ] && [ -z "${QEMU_BUILD:-}" ]; then
     log=$logs/series.log
     "$top/scripts/series.sh" export > "$log" 2>&1
     result $? "series: exported and applied to pristine QEMU with git am" \
