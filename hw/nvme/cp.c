@@ -886,7 +886,7 @@ static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
         for (j = 0; !status && j < i; j++) {
             if (mns[j] == mns[i] &&
                 ranges_overlap(sb, len, le64_to_cpu(descr[j].sb),
-                                 le32_to_cpu(descr[j].len))) {
+                               le32_to_cpu(descr[j].len))) {
                 status = NVME_OVERLAP_MEM_RANGES | NVME_DNR;
             }
         }

@@ -587,8 +587,10 @@ static uint16_t nvme_mem_copy(NvmeCtrl *n, NvmeRequest *req)
 
     switch (format) {
     case NVME_COPY_FORMAT_2:
-    case NVME_COPY_FORMAT_4:
         dlen = sizeof(NvmeCopySourceRangeFormat0_2);
+        break;
+    case NVME_COPY_FORMAT_4:
+        dlen = sizeof(NvmeCopySourceRangeFormat4);
         break;
     case NVME_COPY_FORMAT_3:
         dlen = sizeof(NvmeCopySourceRangeFormat1_3);
@@ -635,7 +637,7 @@ static uint16_t nvme_mem_copy(NvmeCtrl *n, NvmeRequest *req)
 
         if (src == ns &&
             ranges_overlap(seg->src - nvme_slm_ptr(ns, 0), seg->len,
-                             sdaddr, len)) {
+                           sdaddr, len)) {
             trace_pci_nvme_err_copy_source(nvme_cid(req), i,
                                            NVME_CMD_OVERLAP_IO_RANGE);
             req->cqe.result = cpu_to_le32(i);
@@ -935,7 +937,7 @@ static void nvme_mem_ns_realize(DeviceState *dev, Error **errp)
 
         if (other && other->csi == NVME_CSI_SLM &&
             ranges_overlap(offset, size, other->mem.offset,
-                             other->mem.size)) {
+                           other->mem.size)) {
             error_setg(errp, "memory namespace [0x%" PRIx64 ", 0x%" PRIx64
                        ") overlaps namespace %d", offset, offset + size, i);
             return;
