@@ -296,6 +296,11 @@ static void test_program_list(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_SUCCESS);
     g_assert_cmpint(le32_to_cpu(types.numd), ==, 0);
 
+    /* an offset past the end of the log */
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_PROGRAM_LIST, NSID_CP,
+                                  NVME_CSI_CP, sizeof(log), &log, 64), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+
     /* the logs of a namespace that is not a compute namespace */
     g_assert_cmphex(qnvme_get_log(n, NVME_LOG_PROGRAM_LIST, NSID_MEM,
                                   NVME_CSI_CP, 0, &log, sizeof(log)), ==,
