@@ -20,28 +20,9 @@ want=$(queue_hash)
 
 g() { git -C "$qemu" "$@"; }
 
-relink() {
-    local excl=$qemu/.git/info/exclude old f
-    # Remove the links of the previous run, then link the current set.
-    if [ -f "$excl.csd" ]; then
-        while read -r old; do
-            [ -L "$qemu/$old" ] && rm -f "$qemu/$old"
-        done < "$excl.csd"
-    fi
-    overlay_files > "$excl.csd.new"
-    while read -r f; do
-        if g cat-file -e "pristine:$f" 2>/dev/null; then
-            die "$f exists upstream: change it with a patch, not a new file"
-        fi
-        mkdir -p "$(dirname "$qemu/$f")"
-        ln -sfn "$top/$f" "$qemu/$f"
-    done < "$excl.csd.new"
-    mv "$excl.csd.new" "$excl.csd"
-    { echo "# csd overlay links"; sed 's|^|/|' "$excl.csd"; } > "$excl"
-}
 
 if [ -d "$qemu/.git" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    relink
+    relink_overlay
     exit 0
 fi
 
@@ -75,5 +56,5 @@ for p in $(series_patches); do
     fi
 done
 g tag -f queue >/dev/null
-relink
+relink_overlay
 echo "$want" > "$stamp"

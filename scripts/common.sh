@@ -63,7 +63,7 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$build}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 # What "make" builds in the QEMU tree.
-NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test"
+NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test tests/unit/test-nvme-bpf"
 
 # QEMU run from its build directory looks for firmware under qemu-bundle/,
 # relocating the --firmwarepath directories there: point those at Debian's
@@ -76,4 +76,26 @@ link_firmware() {
             ln -sfn "$d" "$dir/qemu-bundle$d"
         fi
     done
+}
+
+# Link the files of this repository into build/qemu, at their upstream
+# paths, untracked and excluded from its git.
+relink_overlay() {
+    local excl=$qemu/.git/info/exclude old f
+    # Remove the links of the previous run, then link the current set.
+    if [ -f "$excl.csd" ]; then
+        while read -r old; do
+            [ -L "$qemu/$old" ] && rm -f "$qemu/$old"
+        done < "$excl.csd"
+    fi
+    overlay_files > "$excl.csd.new"
+    while read -r f; do
+        if git -C "$qemu" cat-file -e "pristine:$f" 2>/dev/null; then
+            die "$f exists upstream: change it with a patch, not a new file"
+        fi
+        mkdir -p "$(dirname "$qemu/$f")"
+        ln -sfn "$top/$f" "$qemu/$f"
+    done < "$excl.csd.new"
+    mv "$excl.csd.new" "$excl.csd"
+    { echo "# csd overlay links"; sed 's|^|/|' "$excl.csd"; } > "$excl"
 }

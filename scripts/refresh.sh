@@ -24,6 +24,7 @@ if [ -n "$(g status --porcelain --untracked-files=no)" ]; then
         die "no patch to fold the edits into: make refresh NEW='subject'"
     fi
 fi
+relink_overlay
 untracked=$(g status --porcelain | sed -n 's/^?? //p')
 if [ -n "$untracked" ]; then
     echo "$untracked" >&2

@@ -38,7 +38,8 @@ qos=$qbuild/tests/qtest/qos-test
 
 # The NVMe qtests of every machine the qos graph offers.
 mapfile -t paths < <("$qos" -l | grep '/nvme/' | grep -F -- "$pattern")
-[ "${#paths[@]}" -gt 0 ] || die "no qtest matches '$pattern'"
+[ "${#paths[@]}" -gt 0 ] || [[ unit/test-nvme-bpf == *"$pattern"* ]] ||
+    die "no test matches '$pattern'"
 for p in "${paths[@]}"; do
     log=$logs/$n.log
     timeout 300 "$qos" --tap -p "$p" > "$log" 2>&1
@@ -52,6 +53,23 @@ for p in "${paths[@]}"; do
     fi
     result $rc "qtest $p" "$log"
 done
+
+# The unit tests of the eBPF machine, with the bpf_conformance vectors of
+# shared/ beside the repository (or NVME_BPF_CONFORMANCE).
+if [ -z "$pattern" ] || [[ unit/test-nvme-bpf == *"$pattern"* ]]; then
+    log=$logs/unit-bpf.log
+    conf=${NVME_BPF_CONFORMANCE:-$top/../shared/conformance/bpf}
+    if [ -d "$conf/tests" ]; then
+        NVME_BPF_CONFORMANCE=$conf "$qbuild/tests/unit/test-nvme-bpf" \
+            --tap > "$log" 2>&1 && ! grep -q '^not ok' "$log"
+        rc=$?
+    else
+        echo "no conformance vectors at $conf" > "$log"
+        rc=1
+    fi
+    result $rc "unit tests/unit/test-nvme-bpf: $(grep -c '^ok ' "$log") cases; $(
+        sed -n 's/^# conformance: //p' "$log")" "$log"
+fi
 
 if [ -z "$pattern" ] && [ -z "${QEMU_BUILD:-}" ]; then
     log=$logs/series.log

@@ -1,0 +1,1047 @@
+/*
+ * A sandboxed eBPF virtual machine for downloaded NVMe programs
+ *
+ * The instruction set is that of RFC 9669 (base32, base64, atomic32,
+ * atomic64, divmul32, divmul64 and the signed and sign-extending
+ * extensions), with calls of local functions and of numbered helpers.
+ * Not supported: the legacy packet loads (LD ABS/IND), 64-bit immediate
+ * loads other than of a plain constant (maps, BTF) and calls through a
+ * register; the verifier rejects them.
+ *
+ * Program memory is a set of regions, each seen at its own 4 GiB-aligned
+ * address, so that a load or store is checked with one shift and one
+ * comparison.  Addresses a program sees are never host addresses.
+ *
+ * Copyright (c) 2026 The QEMU computational storage authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/atomic.h"
+#include "qemu/crc32c.h"
+#include "qemu/host-utils.h"
+#include "block/nvme-bpf.h"
+#include "hw/nvme/bpf-vm.h"
+
+/* Instruction classes, RFC 9669 section 3 */
+#define CLS_LD          0x00
+#define CLS_LDX         0x01
+#define CLS_ST          0x02
+#define CLS_STX         0x03
+#define CLS_ALU         0x04
+#define CLS_JMP         0x05
+#define CLS_JMP32       0x06
+#define CLS_ALU64       0x07
+#define CLS(code)       ((code) & 0x07)
+
+/* Arithmetic and jump instructions: source and operation */
+#define SRC_X           0x08
+#define OP(code)        ((code) & 0xf0)
+
+#define ALU_ADD         0x00
+#define ALU_SUB         0x10
+#define ALU_MUL         0x20
+#define ALU_DIV         0x30
+#define ALU_OR          0x40
+#define ALU_AND         0x50
+#define ALU_LSH         0x60
+#define ALU_RSH         0x70
+#define ALU_NEG         0x80
+#define ALU_MOD         0x90
+#define ALU_XOR         0xa0
+#define ALU_MOV         0xb0
+#define ALU_ARSH        0xc0
+#define ALU_END         0xd0
+
+#define JMP_JA          0x00
+#define JMP_JEQ         0x10
+#define JMP_JGT         0x20
+#define JMP_JGE         0x30
+#define JMP_JSET        0x40
+#define JMP_JNE         0x50
+#define JMP_JSGT        0x60
+#define JMP_JSGE        0x70
+#define JMP_CALL        0x80
+#define JMP_EXIT        0x90
+#define JMP_JLT         0xa0
+#define JMP_JLE         0xb0
+#define JMP_JSLT        0xc0
+#define JMP_JSLE        0xd0
+
+/* Load and store instructions: mode and size */
+#define MODE(code)      ((code) & 0xe0)
+#define MODE_IMM        0x00
+#define MODE_MEM        0x60
+#define MODE_MEMSX      0x80
+#define MODE_ATOMIC     0xc0
+#define SIZE(code)      ((code) & 0x18)
+#define SIZE_W          0x00
+#define SIZE_H          0x08
+#define SIZE_B          0x10
+#define SIZE_DW         0x18
+
+#define ATOMIC_FETCH    0x01
+#define ATOMIC_XCHG     (0xe0 | ATOMIC_FETCH)
+#define ATOMIC_CMPXCHG  (0xf0 | ATOMIC_FETCH)
+
+#define CALL_HELPER     0
+#define CALL_LOCAL      1
+
+#define OPC_LDDW        (CLS_LD | MODE_IMM | SIZE_DW)
+
+#define R0              0
+#define R10             10
+
+typedef struct NvmeBpfInsn {
+    uint8_t     code;
+    uint8_t     dst;
+    uint8_t     src;
+    int16_t     off;
+    int32_t     imm;
+} NvmeBpfInsn;
+
+struct NvmeBpfProg {
+    const NvmeBpfHelpers *helpers;
+    uint32_t    len;
+    NvmeBpfInsn insns[];
+};
+
+static const unsigned size_bytes[4] = {
+    [SIZE_W >> 3] = 4, [SIZE_H >> 3] = 2, [SIZE_B >> 3] = 1, [SIZE_DW >> 3] = 8,
+};
+
+const char *nvme_bpf_strerror(NvmeBpfError err)
+{
+    static const char *const msg[] = {
+        [NVME_BPF_OK]       = "success",
+        [NVME_BPF_EACCESS]  = "memory access outside the regions",
+        [NVME_BPF_EALIGN]   = "misaligned atomic operation",
+        [NVME_BPF_EDEPTH]   = "local calls nested too deep",
+        [NVME_BPF_EHELPER]  = "helper refused its arguments",
+        [NVME_BPF_EBUDGET]  = "instruction budget exhausted",
+        [NVME_BPF_ESTOPPED] = "stopped",
+    };
+
+    return err < ARRAY_SIZE(msg) ? msg[err] : "unknown error";
+}
+
+uint32_t nvme_bpf_len(const NvmeBpfProg *prog)
+{
+    return prog->len;
+}
+
+void nvme_bpf_free(NvmeBpfProg *prog)
+{
+    g_free(prog);
+}
+
+/*
+ * Verifier
+ */
+
+typedef struct NvmeBpfCheck {
+    const NvmeBpfProg       *prog;
+    const NvmeBpfHelpers    *helpers;
+    uint16_t                *init;      /* registers set on every path */
+    bool                    *seen;
+    bool                    *wide;      /* second half of an lddw */
+    uint32_t                *work;
+    uint32_t                nwork;
+    char                    **why;
+} NvmeBpfCheck;
+
+static bool check_fail(NvmeBpfCheck *c, uint32_t pc, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static bool check_fail(NvmeBpfCheck *c, uint32_t pc, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+
+    *c->why = g_strdup_printf("instruction %u: %s", pc, msg);
+    return false;
+}
+
+static const NvmeBpfHelper *check_helper(const NvmeBpfHelpers *helpers,
+                                         int32_t id)
+{
+    if (!helpers || id < 0 || (uint32_t)id >= helpers->count ||
+        !helpers->table[id].name) {
+        return NULL;
+    }
+
+    return &helpers->table[id];
+}
+
+static bool check_target(NvmeBpfCheck *c, uint32_t pc, int64_t target)
+{
+    if (target < 0 || target >= c->prog->len) {
+        return check_fail(c, pc, "jump out of the program");
+    }
+    if (c->wide[target]) {
+        return check_fail(c, pc, "jump into the middle of an lddw");
+    }
+
+    return true;
+}
+
+/* r10-based accesses must stay within the frame */
+static bool check_stack(NvmeBpfCheck *c, uint32_t pc, int16_t off,
+                        unsigned size)
+{
+    if (off > -(int)size || off < -NVME_BPF_STACK_SIZE) {
+        return check_fail(c, pc, "stack access at r10%+d outside %d bytes",
+                          off, NVME_BPF_STACK_SIZE);
+    }
+
+    return true;
+}
+
+/* Fields of one instruction, and what it does that is always wrong */
+static bool check_insn(NvmeBpfCheck *c, uint32_t pc)
+{
+    const NvmeBpfInsn *i = &c->prog->insns[pc];
+    uint8_t op = OP(i->code);
+    bool x = i->code & SRC_X;
+
+    if (i->dst > R10 || i->src > R10) {
+        return check_fail(c, pc, "no register r%u", MAX(i->dst, i->src));
+    }
+
+    switch (CLS(i->code)) {
+    case CLS_ALU:
+    case CLS_ALU64:
+        if (i->dst == R10) {
+            return check_fail(c, pc, "r10 is read-only");
+        }
+        if (op == ALU_NEG || op == ALU_END) {
+            if (i->src || i->off ||
+                (op == ALU_NEG && (x || i->imm)) ||
+                (op == ALU_END && CLS(i->code) == CLS_ALU64 && x)) {
+                return check_fail(c, pc, "reserved field is not zero");
+            }
+            if (op == ALU_END && i->imm != 16 && i->imm != 32 &&
+                i->imm != 64) {
+                return check_fail(c, pc, "byte swap of %d bits", i->imm);
+            }
+            return true;
+        }
+        if (op > ALU_END) {
+            return check_fail(c, pc, "unknown opcode 0x%02x", i->code);
+        }
+        if ((x && i->imm) || (!x && i->src)) {
+            return check_fail(c, pc, "reserved field is not zero");
+        }
+        if (op == ALU_DIV || op == ALU_MOD) {
+            if (i->off != 0 && i->off != 1) {
+                return check_fail(c, pc, "bad offset %d", i->off);
+            }
+        } else if (op == ALU_MOV && x) {
+            if (i->off != 0 && i->off != 8 && i->off != 16 &&
+                !(i->off == 32 && CLS(i->code) == CLS_ALU64)) {
+                return check_fail(c, pc, "bad sign extension %d", i->off);
+            }
+        } else if (i->off) {
+            return check_fail(c, pc, "reserved field is not zero");
+        }
+        return true;
+
+    case CLS_JMP:
+    case CLS_JMP32:
+        if (op == JMP_JA) {
+            int64_t off = CLS(i->code) == CLS_JMP ? i->off : i->imm;
+
+            if (x || i->dst || i->src ||
+                (CLS(i->code) == CLS_JMP ? i->imm : i->off)) {
+                return check_fail(c, pc, "reserved field is not zero");
+            }
+            return check_target(c, pc, pc + 1 + off);
+        }
+        if (op == JMP_CALL || op == JMP_EXIT) {
+            if (CLS(i->code) == CLS_JMP32 || x) {
+                return check_fail(c, pc, "unknown opcode 0x%02x", i->code);
+            }
+            if (i->dst || i->off || (op == JMP_EXIT && (i->src || i->imm))) {
+                return check_fail(c, pc, "reserved field is not zero");
+            }
+            if (op == JMP_EXIT) {
+                return true;
+            }
+            if (i->src == CALL_LOCAL) {
+                return check_target(c, pc, pc + 1 + (int64_t)i->imm);
+            }
+            if (i->src != CALL_HELPER) {
+                return check_fail(c, pc, "unsupported call kind %u", i->src);
+            }
+            if (!check_helper(c->helpers, i->imm)) {
+                return check_fail(c, pc, "unknown helper %d", i->imm);
+            }
+            return true;
+        }
+        if (op > JMP_JSLE) {
+            return check_fail(c, pc, "unknown opcode 0x%02x", i->code);
+        }
+        if ((x && i->imm) || (!x && i->src)) {
+            return check_fail(c, pc, "reserved field is not zero");
+        }
+        return check_target(c, pc, pc + 1 + (int64_t)i->off);
+
+    case CLS_LD:
+        if (i->code != OPC_LDDW) {
+            return check_fail(c, pc, "unsupported load 0x%02x", i->code);
+        }
+        if (i->src) {
+            return check_fail(c, pc, "unsupported lddw source %u", i->src);
+        }
+        if (i->off || i->dst == R10) {
+            return check_fail(c, pc, "reserved field is not zero");
+        }
+        if (pc + 1 >= c->prog->len) {
+            return check_fail(c, pc, "lddw without its second half");
+        }
+        if (c->prog->insns[pc + 1].code || c->prog->insns[pc + 1].dst ||
+            c->prog->insns[pc + 1].src || c->prog->insns[pc + 1].off) {
+            return check_fail(c, pc + 1, "reserved field is not zero");
+        }
+        return true;
+
+    case CLS_LDX:
+        if ((MODE(i->code) != MODE_MEM && MODE(i->code) != MODE_MEMSX) ||
+            (MODE(i->code) == MODE_MEMSX && SIZE(i->code) == SIZE_DW)) {
+            return check_fail(c, pc, "unsupported load 0x%02x", i->code);
+        }
+        if (i->imm) {
+            return check_fail(c, pc, "reserved field is not zero");
+        }
+        if (i->dst == R10) {
+            return check_fail(c, pc, "r10 is read-only");
+        }
+        return i->src != R10 ||
+               check_stack(c, pc, i->off, size_bytes[SIZE(i->code) >> 3]);
+
+    case CLS_ST:
+        if (MODE(i->code) != MODE_MEM) {
+            return check_fail(c, pc, "unsupported store 0x%02x", i->code);
+        }
+        if (i->src) {
+            return check_fail(c, pc, "reserved field is not zero");
+        }
+        return i->dst != R10 ||
+               check_stack(c, pc, i->off, size_bytes[SIZE(i->code) >> 3]);
+
+    case CLS_STX:
+        if (MODE(i->code) == MODE_ATOMIC) {
+            unsigned aop = i->imm & ~ATOMIC_FETCH;
+
+            if ((SIZE(i->code) != SIZE_W && SIZE(i->code) != SIZE_DW) ||
+                (i->imm != ATOMIC_XCHG && i->imm != ATOMIC_CMPXCHG &&
+                 (i->imm & ~0xf1 ||
+                  (aop != ALU_ADD && aop != ALU_OR && aop != ALU_AND &&
+                   aop != ALU_XOR)))) {
+                return check_fail(c, pc, "unsupported atomic operation "
+                                  "0x%02x/0x%x", i->code, i->imm);
+            }
+            if ((i->imm & ATOMIC_FETCH) && i->src == R10) {
+                return check_fail(c, pc, "r10 is read-only");
+            }
+        } else if (MODE(i->code) != MODE_MEM) {
+            return check_fail(c, pc, "unsupported store 0x%02x", i->code);
+        } else if (i->imm) {
+            return check_fail(c, pc, "reserved field is not zero");
+        }
+        return i->dst != R10 ||
+               check_stack(c, pc, i->off, size_bytes[SIZE(i->code) >> 3]);
+    }
+
+    g_assert_not_reached();
+}
+
+#define REG(r)          (1u << (r))
+#define ARG_REGS        (REG(1) | REG(2) | REG(3) | REG(4) | REG(5))
+
+static void check_flow(NvmeBpfCheck *c, uint32_t pc, uint16_t init)
+{
+    if (!c->seen[pc]) {
+        c->seen[pc] = true;
+        c->init[pc] = init;
+    } else if ((c->init[pc] & init) != c->init[pc]) {
+        c->init[pc] &= init;
+    } else {
+        return;
+    }
+    c->work[c->nwork++] = pc;
+}
+
+static bool check_reads(NvmeBpfCheck *c, uint32_t pc, uint16_t init,
+                        uint16_t reads)
+{
+    uint16_t missing = reads & ~init;
+
+    if (missing) {
+        return check_fail(c, pc, "r%d is read before it is set",
+                          ctz32(missing));
+    }
+
+    return true;
+}
+
+/*
+ * Which registers an instruction reads and sets, so that the registers set
+ * on every path to an instruction are known; each reachable instruction
+ * is visited again only when that set shrinks.
+ */
+static bool check_regs(NvmeBpfCheck *c, uint32_t pc)
+{
+    const NvmeBpfInsn *i = &c->prog->insns[pc];
+    uint16_t init = c->init[pc];
+    uint8_t op = OP(i->code);
+    bool x = i->code & SRC_X;
+    uint16_t reads = 0, sets = 0, clobbers = 0;
+    int64_t next = pc + 1, jump = -1;
+
+    switch (CLS(i->code)) {
+    case CLS_ALU:
+    case CLS_ALU64:
+        reads = (op == ALU_MOV ? 0 : REG(i->dst)) | (x ? REG(i->src) : 0);
+        if (op == ALU_NEG || op == ALU_END) {
+            reads = REG(i->dst);
+        }
+        sets = REG(i->dst);
+        break;
+    case CLS_LD:
+        sets = REG(i->dst);
+        next = pc + 2;
+        break;
+    case CLS_LDX:
+        reads = REG(i->src);
+        sets = REG(i->dst);
+        break;
+    case CLS_ST:
+        reads = REG(i->dst);
+        break;
+    case CLS_STX:
+        reads = REG(i->dst) | REG(i->src);
+        if (MODE(i->code) == MODE_ATOMIC && i->imm == ATOMIC_CMPXCHG) {
+            reads |= REG(R0);
+            sets = REG(R0);
+        } else if (MODE(i->code) == MODE_ATOMIC && (i->imm & ATOMIC_FETCH)) {
+            sets = REG(i->src);
+        }
+        break;
+    case CLS_JMP:
+    case CLS_JMP32:
+        if (op == JMP_EXIT) {
+            return check_reads(c, pc, init, REG(R0));
+        }
+        if (op == JMP_CALL) {
+            if (i->src == CALL_LOCAL) {
+                /* the callee starts with its arguments r1-r5 */
+                check_flow(c, pc + 1 + i->imm, ARG_REGS | REG(R10));
+            } else {
+                const NvmeBpfHelper *h = check_helper(c->helpers, i->imm);
+
+                reads = (REG(h->nargs + 1) - 1) & ARG_REGS;
+            }
+            clobbers = ARG_REGS;
+            sets = REG(R0);
+            break;
+        }
+        if (op == JMP_JA) {
+            next = -1;
+            jump = pc + 1 + (CLS(i->code) == CLS_JMP ? i->off : i->imm);
+            break;
+        }
+        reads = REG(i->dst) | (x ? REG(i->src) : 0);
+        jump = pc + 1 + i->off;
+        break;
+    }
+
+    if (!check_reads(c, pc, init, reads)) {
+        return false;
+    }
+
+    init = (init & ~clobbers) | sets;
+    if (jump >= 0) {
+        check_flow(c, jump, init);
+    }
+    if (next >= 0) {
+        if (next >= c->prog->len) {
+            return check_fail(c, pc, "execution falls off the end");
+        }
+        check_flow(c, next, init);
+    }
+
+    return true;
+}
+
+NvmeBpfProg *nvme_bpf_load(const void *code, size_t size,
+                           const NvmeBpfHelpers *helpers, unsigned entry_regs,
+                           char **why)
+{
+    g_autofree NvmeBpfProg *prog = NULL;
+    g_autofree uint16_t *init = NULL;
+    g_autofree bool *seen = NULL, *wide = NULL;
+    g_autofree uint32_t *work = NULL;
+    NvmeBpfCheck c;
+    uint32_t n, pc;
+
+    if (!size || size % 8) {
+        *why = g_strdup_printf("size %zu is not a non-zero multiple of 8",
+                               size);
+        return NULL;
+    }
+    if (size / 8 > NVME_BPF_MAX_INSNS) {
+        *why = g_strdup_printf("more than %d instructions",
+                               NVME_BPF_MAX_INSNS);
+        return NULL;
+    }
+
+    n = size / 8;
+    prog = g_malloc(sizeof(*prog) + n * sizeof(NvmeBpfInsn));
+    prog->len = n;
+    prog->helpers = helpers;
+    for (pc = 0; pc < n; pc++) {
+        const uint8_t *p = (const uint8_t *)code + pc * 8;
+
+        prog->insns[pc] = (NvmeBpfInsn) {
+            .code = p[0],
+            .dst = p[1] & 0xf,
+            .src = p[1] >> 4,
+            .off = lduw_le_p(p + 2),
+            .imm = ldl_le_p(p + 4),
+        };
+    }
+
+    /* a work list holds each instruction at most (registers + 1) times */
+    init = g_new0(uint16_t, n);
+    seen = g_new0(bool, n);
+    wide = g_new0(bool, n);
+    work = g_new(uint32_t, n * 12 + 1);
+    c = (NvmeBpfCheck) {
+        .prog = prog, .helpers = helpers, .init = init, .seen = seen,
+        .wide = wide, .work = work, .why = why,
+    };
+
+    for (pc = 0; pc + 1 < n; pc++) {
+        if (prog->insns[pc].code == OPC_LDDW) {
+            wide[++pc] = true;
+        }
+    }
+    for (pc = 0; pc < n; pc++) {
+        if (!check_insn(&c, pc)) {
+            return NULL;
+        }
+        pc += prog->insns[pc].code == OPC_LDDW;
+    }
+
+    check_flow(&c, 0, (entry_regs & ARG_REGS) | REG(R10));
+    while (c.nwork) {
+        if (!check_regs(&c, work[--c.nwork])) {
+            return NULL;
+        }
+    }
+
+    return g_steal_pointer(&prog);
+}
+
+/*
+ * Interpreter
+ */
+
+void *nvme_bpf_mem(NvmeBpfRun *run, uint64_t addr, uint64_t len, bool write)
+{
+    uint64_t idx = (addr >> NVME_BPF_REGION_SHIFT) - 1;
+    uint64_t off = (uint32_t)addr;
+    NvmeBpfRegion *r;
+
+    if (idx >= run->nregions) {
+        return NULL;
+    }
+
+    r = &run->regions[idx];
+    if (len > r->len || off > r->len - len || (write && !r->writable)) {
+        return NULL;
+    }
+
+    return r->host + off;
+}
+
+typedef struct NvmeBpfFrame {
+    uint32_t    ret;
+    uint64_t    saved[4];           /* r6-r9 */
+} NvmeBpfFrame;
+
+#define FAIL(err)   do { run->error = (err); goto out; } while (0)
+
+/* The host address of a checked access, or fail the run */
+#define MEM(addr, size, write)                                          \
+    ({                                                                  \
+        void *p_ = nvme_bpf_mem(run, (addr), (size), (write));         \
+        if (unlikely(!p_)) {                                            \
+            FAIL(NVME_BPF_EACCESS);                                     \
+        }                                                               \
+        p_;                                                             \
+    })
+
+#define ATOMIC_PTR(addr, size)                                          \
+    ({                                                                  \
+        void *a_ = MEM((addr), (size), true);                           \
+        if (unlikely((uintptr_t)a_ & ((size) - 1))) {                   \
+            FAIL(NVME_BPF_EALIGN);                                      \
+        }                                                               \
+        a_;                                                             \
+    })
+
+static uint64_t bpf_atomic64(uint64_t *p, int32_t op, uint64_t v,
+                             uint64_t expect)
+{
+    switch (op & ~ATOMIC_FETCH) {
+    case ALU_ADD:
+        return qatomic_fetch_add(p, v);
+    case ALU_OR:
+        return qatomic_fetch_or(p, v);
+    case ALU_AND:
+        return qatomic_fetch_and(p, v);
+    case ALU_XOR:
+        return qatomic_fetch_xor(p, v);
+    case ATOMIC_XCHG & ~ATOMIC_FETCH:
+        return qatomic_xchg(p, v);
+    default:
+        return qatomic_cmpxchg(p, expect, v);
+    }
+}
+
+static uint32_t bpf_atomic32(uint32_t *p, int32_t op, uint32_t v,
+                             uint32_t expect)
+{
+    switch (op & ~ATOMIC_FETCH) {
+    case ALU_ADD:
+        return qatomic_fetch_add(p, v);
+    case ALU_OR:
+        return qatomic_fetch_or(p, v);
+    case ALU_AND:
+        return qatomic_fetch_and(p, v);
+    case ALU_XOR:
+        return qatomic_fetch_xor(p, v);
+    case ATOMIC_XCHG & ~ATOMIC_FETCH:
+        return qatomic_xchg(p, v);
+    default:
+        return qatomic_cmpxchg(p, expect, v);
+    }
+}
+
+/* Signed division and modulo as RFC 9669 defines them for every input */
+static int64_t bpf_sdiv(int64_t a, int64_t b)
+{
+    return !b ? 0 : b == -1 ? (int64_t)-(uint64_t)a : a / b;
+}
+
+static int64_t bpf_smod(int64_t a, int64_t b)
+{
+    return !b ? a : b == -1 ? 0 : a % b;
+}
+
+static int32_t bpf_sdiv32(int32_t a, int32_t b)
+{
+    return !b ? 0 : b == -1 ? (int32_t)-(uint32_t)a : a / b;
+}
+
+static int32_t bpf_smod32(int32_t a, int32_t b)
+{
+    return !b ? a : b == -1 ? 0 : a % b;
+}
+
+static uint64_t bpf_alu64(uint8_t op, int16_t off, uint64_t a, uint64_t b)
+{
+    switch (op) {
+    case ALU_ADD:
+        return a + b;
+    case ALU_SUB:
+        return a - b;
+    case ALU_MUL:
+        return a * b;
+    case ALU_DIV:
+        return off ? bpf_sdiv(a, b) : b ? a / b : 0;
+    case ALU_OR:
+        return a | b;
+    case ALU_AND:
+        return a & b;
+    case ALU_LSH:
+        return a << (b & 63);
+    case ALU_RSH:
+        return a >> (b & 63);
+    case ALU_MOD:
+        return off ? bpf_smod(a, b) : b ? a % b : a;
+    case ALU_XOR:
+        return a ^ b;
+    case ALU_MOV:
+        switch (off) {
+        case 8:
+            return (int8_t)b;
+        case 16:
+            return (int16_t)b;
+        case 32:
+            return (int32_t)b;
+        }
+        return b;
+    case ALU_ARSH:
+        return (int64_t)a >> (b & 63);
+    }
+
+    g_assert_not_reached();
+}
+
+static uint32_t bpf_alu32(uint8_t op, int16_t off, uint32_t a, uint32_t b)
+{
+    switch (op) {
+    case ALU_ADD:
+        return a + b;
+    case ALU_SUB:
+        return a - b;
+    case ALU_MUL:
+        return a * b;
+    case ALU_DIV:
+        return off ? bpf_sdiv32(a, b) : b ? a / b : 0;
+    case ALU_OR:
+        return a | b;
+    case ALU_AND:
+        return a & b;
+    case ALU_LSH:
+        return a << (b & 31);
+    case ALU_RSH:
+        return a >> (b & 31);
+    case ALU_MOD:
+        return off ? bpf_smod32(a, b) : b ? a % b : a;
+    case ALU_XOR:
+        return a ^ b;
+    case ALU_MOV:
+        switch (off) {
+        case 8:
+            return (int8_t)b;
+        case 16:
+            return (int16_t)b;
+        }
+        return b;
+    case ALU_ARSH:
+        return (int32_t)a >> (b & 31);
+    }
+
+    g_assert_not_reached();
+}
+
+static bool bpf_cond(uint8_t op, uint64_t a, uint64_t b)
+{
+    switch (op) {
+    case JMP_JEQ:
+        return a == b;
+    case JMP_JGT:
+        return a > b;
+    case JMP_JGE:
+        return a >= b;
+    case JMP_JSET:
+        return a & b;
+    case JMP_JNE:
+        return a != b;
+    case JMP_JSGT:
+        return (int64_t)a > (int64_t)b;
+    case JMP_JSGE:
+        return (int64_t)a >= (int64_t)b;
+    case JMP_JLT:
+        return a < b;
+    case JMP_JLE:
+        return a <= b;
+    case JMP_JSLT:
+        return (int64_t)a < (int64_t)b;
+    case JMP_JSLE:
+        return (int64_t)a <= (int64_t)b;
+    }
+
+    g_assert_not_reached();
+}
+
+static bool bpf_cond32(uint8_t op, uint32_t a, uint32_t b)
+{
+    switch (op) {
+    case JMP_JSGT:
+    case JMP_JSGE:
+    case JMP_JSLT:
+    case JMP_JSLE:
+        return bpf_cond(op, (int32_t)a, (int32_t)b);
+    }
+
+    return bpf_cond(op, a, b);
+}
+
+static uint64_t bpf_end(bool alu64, bool be, int32_t bits, uint64_t v)
+{
+    /* ALU64 swaps unconditionally; ALU converts to one byte order */
+    bool swap = alu64 || be != HOST_BIG_ENDIAN;
+
+    switch (bits) {
+    case 16:
+        return swap ? bswap16(v) : (uint16_t)v;
+    case 32:
+        return swap ? bswap32(v) : (uint32_t)v;
+    default:
+        return swap ? bswap64(v) : v;
+    }
+}
+
+NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
+{
+    uint8_t stack[NVME_BPF_STACK_SIZE * NVME_BPF_MAX_DEPTH]
+        QEMU_ALIGNED(8);
+    NvmeBpfFrame frames[NVME_BPF_MAX_DEPTH];
+    uint64_t reg[11] = {};
+    uint64_t n = 0, next = 0;
+    unsigned depth = 0;
+    uint32_t pc = 0;
+
+    memset(stack, 0, sizeof(stack));
+    run->regions[0] = (NvmeBpfRegion) {
+        .host = stack, .len = sizeof(stack), .writable = true,
+    };
+    run->error = NVME_BPF_OK;
+    run->r0 = 0;
+    memcpy(&reg[1], run->args, sizeof(run->args));
+    reg[R10] = nvme_bpf_addr(0, sizeof(stack));
+
+    for (;;) {
+        const NvmeBpfInsn *i = &prog->insns[pc];
+        uint64_t src, addr;
+
+        run->pc = pc++;
+        if (unlikely(++n >= next)) {
+            /* instruction n is next: check the budget, poll, plan again */
+            if (run->budget && n > run->budget) {
+                n--;
+                FAIL(NVME_BPF_EBUDGET);
+            }
+            if (n > 1 && run->poll && run->poll(run->opaque)) {
+                n--;
+                FAIL(NVME_BPF_ESTOPPED);
+            }
+            next = QEMU_ALIGN_DOWN(n, NVME_BPF_POLL_INSNS) +
+                   NVME_BPF_POLL_INSNS + 1;
+            if (run->budget && run->budget < next - 1) {
+                next = run->budget + 1;
+            }
+        }
+
+        switch (CLS(i->code)) {
+        case CLS_ALU64:
+            src = i->code & SRC_X ? reg[i->src] : (uint64_t)(int64_t)i->imm;
+            if (OP(i->code) == ALU_NEG) {
+                reg[i->dst] = -reg[i->dst];
+            } else if (OP(i->code) == ALU_END) {
+                reg[i->dst] = bpf_end(true, false, i->imm, reg[i->dst]);
+            } else {
+                reg[i->dst] = bpf_alu64(OP(i->code), i->off, reg[i->dst],
+                                        src);
+            }
+            break;
+
+        case CLS_ALU:
+            src = i->code & SRC_X ? reg[i->src] : (uint32_t)i->imm;
+            if (OP(i->code) == ALU_NEG) {
+                reg[i->dst] = (uint32_t)-reg[i->dst];
+            } else if (OP(i->code) == ALU_END) {
+                reg[i->dst] = bpf_end(false, i->code & SRC_X, i->imm,
+                                      reg[i->dst]);
+            } else {
+                reg[i->dst] = bpf_alu32(OP(i->code), i->off, reg[i->dst],
+                                        src);
+            }
+            break;
+
+        case CLS_LD:
+            reg[i->dst] = (uint32_t)i->imm |
+                          (uint64_t)(uint32_t)i[1].imm << 32;
+            pc++;
+            break;
+
+        case CLS_LDX:
+            addr = reg[i->src] + i->off;
+            switch (SIZE(i->code) | (MODE(i->code) == MODE_MEMSX)) {
+            case SIZE_B:
+                reg[i->dst] = ldub_p(MEM(addr, 1, false));
+                break;
+            case SIZE_H:
+                reg[i->dst] = lduw_le_p(MEM(addr, 2, false));
+                break;
+            case SIZE_W:
+                reg[i->dst] = (uint32_t)ldl_le_p(MEM(addr, 4, false));
+                break;
+            case SIZE_DW:
+                reg[i->dst] = ldq_le_p(MEM(addr, 8, false));
+                break;
+            case SIZE_B | 1:
+                reg[i->dst] = (int8_t)ldub_p(MEM(addr, 1, false));
+                break;
+            case SIZE_H | 1:
+                reg[i->dst] = (int16_t)lduw_le_p(MEM(addr, 2, false));
+                break;
+            case SIZE_W | 1:
+                reg[i->dst] = (int32_t)ldl_le_p(MEM(addr, 4, false));
+                break;
+            }
+            break;
+
+        case CLS_ST:
+        case CLS_STX:
+            addr = reg[i->dst] + i->off;
+            src = CLS(i->code) == CLS_ST ? (uint64_t)(int64_t)i->imm :
+                                           reg[i->src];
+            if (MODE(i->code) == MODE_ATOMIC) {
+                uint64_t old;
+
+                if (SIZE(i->code) == SIZE_DW) {
+                    old = bpf_atomic64(ATOMIC_PTR(addr, 8), i->imm, src,
+                                       reg[R0]);
+                } else {
+                    old = bpf_atomic32(ATOMIC_PTR(addr, 4), i->imm, src,
+                                       reg[R0]);
+                }
+                if (i->imm == ATOMIC_CMPXCHG) {
+                    reg[R0] = old;
+                } else if (i->imm & ATOMIC_FETCH) {
+                    reg[i->src] = old;
+                }
+                break;
+            }
+            switch (SIZE(i->code)) {
+            case SIZE_B:
+                stb_p(MEM(addr, 1, true), src);
+                break;
+            case SIZE_H:
+                stw_le_p(MEM(addr, 2, true), src);
+                break;
+            case SIZE_W:
+                stl_le_p(MEM(addr, 4, true), src);
+                break;
+            case SIZE_DW:
+                stq_le_p(MEM(addr, 8, true), src);
+                break;
+            }
+            break;
+
+        case CLS_JMP:
+        case CLS_JMP32:
+            switch (OP(i->code)) {
+            case JMP_JA:
+                pc += CLS(i->code) == CLS_JMP ? i->off : i->imm;
+                continue;
+
+            case JMP_EXIT:
+                if (!depth) {
+                    run->r0 = reg[R0];
+                    goto out;
+                }
+                depth--;
+                pc = frames[depth].ret;
+                memcpy(&reg[6], frames[depth].saved, sizeof(frames->saved));
+                reg[R10] += NVME_BPF_STACK_SIZE;
+                continue;
+
+            case JMP_CALL:
+                if (i->src == CALL_LOCAL) {
+                    if (depth + 1 >= NVME_BPF_MAX_DEPTH) {
+                        FAIL(NVME_BPF_EDEPTH);
+                    }
+                    frames[depth].ret = pc;
+                    memcpy(frames[depth].saved, &reg[6],
+                           sizeof(frames->saved));
+                    depth++;
+                    reg[R10] -= NVME_BPF_STACK_SIZE;
+                    pc += i->imm;
+                } else {
+                    const NvmeBpfHelper *h = &prog->helpers->table[i->imm];
+                    bool fault = false;
+
+                    reg[R0] = h->fn(run, &reg[1], &fault);
+                    if (fault) {
+                        FAIL(NVME_BPF_EHELPER);
+                    }
+                }
+                continue;
+            }
+
+            src = i->code & SRC_X ? reg[i->src] : (uint64_t)(int64_t)i->imm;
+            if (CLS(i->code) == CLS_JMP ?
+                bpf_cond(OP(i->code), reg[i->dst], src) :
+                bpf_cond32(OP(i->code), reg[i->dst], src)) {
+                pc += i->off;
+            }
+            break;
+        }
+    }
+
+out:
+    run->insns = n;
+    run->regions[0] = (NvmeBpfRegion) {};
+    return run->error;
+}
+
+/*
+ * The helpers of block/nvme-bpf.h
+ */
+
+static uint64_t helper_memcpy(NvmeBpfRun *run, const uint64_t *args,
+                              bool *fault)
+{
+    void *dst = nvme_bpf_mem(run, args[0], args[2], true);
+    void *src = nvme_bpf_mem(run, args[1], args[2], false);
+
+    if (!dst || !src) {
+        *fault = true;
+        return 0;
+    }
+
+    memmove(dst, src, args[2]);
+    return 0;
+}
+
+static uint64_t helper_memset(NvmeBpfRun *run, const uint64_t *args,
+                              bool *fault)
+{
+    void *dst = nvme_bpf_mem(run, args[0], args[2], true);
+
+    if (!dst) {
+        *fault = true;
+        return 0;
+    }
+
+    memset(dst, args[1], args[2]);
+    return 0;
+}
+
+static uint64_t helper_crc32c(NvmeBpfRun *run, const uint64_t *args,
+                              bool *fault)
+{
+    const uint8_t *src = nvme_bpf_mem(run, args[1], args[2], false);
+
+    if (!src) {
+        *fault = true;
+        return 0;
+    }
+
+    /* crc32c() inverts its result only: invert the seed for chaining */
+    return crc32c((uint32_t)args[0] ^ 0xffffffff, src, args[2]);
+}
+
+static const NvmeBpfHelper nvme_bpf_std_table[] = {
+    [NVME_BPF_HELPER_MEMCPY] = { "memcpy", 3, helper_memcpy },
+    [NVME_BPF_HELPER_MEMSET] = { "memset", 3, helper_memset },
+    [NVME_BPF_HELPER_CRC32C] = { "crc32c", 3, helper_crc32c },
+};
+
+const NvmeBpfHelpers nvme_bpf_std_helpers = {
+    .table = nvme_bpf_std_table,
+    .count = ARRAY_SIZE(nvme_bpf_std_table),
+};
