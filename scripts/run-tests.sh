@@ -40,6 +40,16 @@ qos=$qbuild/tests/qtest/qos-test
 mapfile -t paths < <("$qos" -l | grep '/nvme/' | grep -F -- "$pattern")
 [ "${#paths[@]}" -gt 0 ] || [[ unit/test-nvme-bpf == *"$pattern"* ]] ||
     die "no test matches '$pattern'"
+# The eBPF qtests need programs built with clang: without them, fail.
+if [ -z "$pattern" ]; then
+    log=$logs/bpf-progs.log
+    echo "no eBPF qtests: clang was not found when QEMU was configured" \
+        > "$log"
+    printf '%s\n' "${paths[@]}" | grep -q '/cp/bpf-'
+    result $? "qtest: the eBPF programs of tests/qtest/nvme-bpf were built" \
+        "$log"
+fi
+
 for p in "${paths[@]}"; do
     log=$logs/$n.log
     timeout 300 "$qos" --tap -p "$p" > "$log" 2>&1

@@ -3,7 +3,8 @@
  *
  * A compute namespace (nvme-compute-ns) holds program slots: the first are
  * the device-defined programs of this file, the others take downloaded
- * programs.  A host activates a program, describes the memory of the
+ * eBPF programs, verified when their last byte arrives and run by the
+ * machine of bpf-vm.c.  A host activates a program, describes the memory of the
  * subsystem local memory it may use with a memory range set, and runs it
  * with Execute Program.  Programs run on compute engines (worker threads of
  * the namespace), never on the main loop, within a time budget, and stop
@@ -26,9 +27,11 @@
 #include "qapi/error.h"
 #include "hw/qdev-properties.h"
 #include "block/nvme-csd.h"
+#include "block/nvme-bpf.h"
 #include <zlib.h>
 
 #include "nvme.h"
+#include "bpf-vm.h"
 #include "trace.h"
 
 #define TYPE_NVME_COMPUTE_NS "nvme-compute-ns"
@@ -128,7 +131,7 @@ static uint16_t nvme_cp_reduce(NvmeCpCtx *ctx, uint64_t *result)
 
     acc = op == NVME_CP_REDUCE_MIN ? UINT64_MAX : 0;
     for (i = 0; i < n; i++) {
-        uint64_t v = width == 4 ? ldl_le_p(in->ptr + i * 4) :
+        uint64_t v = width == 4 ? (uint32_t)ldl_le_p(in->ptr + i * 4) :
                                   ldq_le_p(in->ptr + i * 8);
 
         switch (op) {
@@ -461,7 +464,13 @@ typedef struct NvmeCpSlot {
     uint8_t                 pit;
     uint64_t                puid;
     const NvmeCpProgram     *builtin;
+    NvmeBpfProg             *bpf;
     unsigned                running;
+
+    /* a download in progress (load) or done: its size counts to MAXPB */
+    uint8_t                 *load;
+    uint32_t                psize;
+    uint32_t                loaded;
 } NvmeCpSlot;
 
 typedef struct NvmeCpMrs {
@@ -487,10 +496,12 @@ struct NvmeComputeNamespace {
         uint8_t     lpg;
         uint32_t    engines;
         uint32_t    budget_ms;
+        uint64_t    budget_insns;
     } params;
 
     NvmeCpSlot      *slots;
     unsigned        nactive;
+    uint64_t        pbytes;         /* bytes of downloaded programs */
     NvmeCpMrs       *mrs;           /* indexed by RSID - 1 */
 
     QemuThread      *threads;
@@ -548,6 +559,84 @@ struct NvmeCpJob {
     uint16_t                status;
     QSIMPLEQ_ENTRY(NvmeCpJob) next;
 };
+
+/*
+ * Downloaded programs: region 1 is the context, 2 the parameter data, 3 and
+ * up the ranges of the memory range set (see block/nvme-bpf.h).
+ */
+
+enum {
+    NVME_CP_BPF_CTX     = 1,
+    NVME_CP_BPF_PDATA   = 2,
+    NVME_CP_BPF_RANGE0  = 3,
+};
+
+static int nvme_cp_bpf_poll(void *opaque)
+{
+    return nvme_cp_check(opaque) != NVME_SUCCESS;
+}
+
+static uint16_t nvme_cp_bpf_exec(NvmeCpJob *job)
+{
+    NvmeCpCtx *ctx = &job->ctx;
+    size_t ctx_len = sizeof(struct nvme_bpf_ctx) +
+                     ctx->nranges * sizeof(struct nvme_bpf_range);
+    g_autofree struct nvme_bpf_ctx *bctx = g_malloc0(ctx_len);
+    g_autofree NvmeBpfRegion *regions = NULL;
+    NvmeBpfRun run = {
+        .nregions = NVME_CP_BPF_RANGE0 + ctx->nranges,
+        .budget = job->cp->params.budget_insns,
+        .poll = nvme_cp_bpf_poll,
+        .opaque = ctx,
+    };
+    uint16_t status;
+
+    bctx->cparam1 = cpu_to_le64(ctx->cparam1);
+    bctx->cparam2 = cpu_to_le64(ctx->cparam2);
+    bctx->data = cpu_to_le64(nvme_bpf_addr(NVME_CP_BPF_PDATA, 0));
+    bctx->data_len = cpu_to_le32(ctx->plen);
+    bctx->nranges = cpu_to_le32(ctx->nranges);
+
+    regions = g_new0(NvmeBpfRegion, run.nregions);
+    regions[NVME_CP_BPF_CTX] = (NvmeBpfRegion) {
+        (uint8_t *)bctx, ctx_len, false,
+    };
+    regions[NVME_CP_BPF_PDATA] = (NvmeBpfRegion) {
+        ctx->pdata, ctx->plen, false,
+    };
+    for (int i = 0; i < ctx->nranges; i++) {
+        bctx->ranges[i].addr =
+            cpu_to_le64(nvme_bpf_addr(NVME_CP_BPF_RANGE0 + i, 0));
+        bctx->ranges[i].len = cpu_to_le64(ctx->ranges[i].len);
+        regions[NVME_CP_BPF_RANGE0 + i] = (NvmeBpfRegion) {
+            ctx->ranges[i].ptr, ctx->ranges[i].len, true,
+        };
+    }
+    run.regions = regions;
+    run.args[0] = nvme_bpf_addr(NVME_CP_BPF_CTX, 0);
+
+    switch (nvme_bpf_run(job->slot->bpf, &run)) {
+    case NVME_BPF_OK:
+        job->result = run.r0;
+        return NVME_SUCCESS;
+    case NVME_BPF_ESTOPPED:
+        /* aborted, or out of time */
+        status = nvme_cp_check(ctx);
+        break;
+    case NVME_BPF_EBUDGET:
+        status = NVME_INSUFF_PROG_RESOURCES | NVME_DNR;
+        break;
+    default:
+        /* a bad access: DW0 says where, DW1 why */
+        status = NVME_INVALID_PROG_DATA | NVME_DNR;
+        job->result = run.pc | (uint64_t)run.error << 32;
+        break;
+    }
+
+    trace_pci_nvme_err_cp_bpf(nvme_cid(job->req), run.pc,
+                              nvme_bpf_strerror(run.error));
+    return status;
+}
 
 static void nvme_cp_job_done(void *opaque)
 {
@@ -622,7 +711,9 @@ static void *nvme_cp_engine(void *opaque)
 
         job->status = nvme_cp_check(&job->ctx);
         if (!job->status) {
-            job->status = job->slot->builtin->fn(&job->ctx, &job->result);
+            job->status = job->slot->builtin ?
+                job->slot->builtin->fn(&job->ctx, &job->result) :
+                nvme_cp_bpf_exec(job);
         }
         aio_bh_schedule_oneshot(qemu_get_aio_context(), nvme_cp_job_done,
                                 job);
@@ -656,8 +747,7 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
         return status;
     }
 
-    /* only device-defined programs can run until a type can be loaded */
-    if (slot->peocc == NVME_PEOCC_EMPTY || !slot->builtin) {
+    if (slot->peocc == NVME_PEOCC_EMPTY) {
         return NVME_NO_PROGRAM | NVME_DNR;
     }
 
@@ -744,6 +834,100 @@ static uint16_t nvme_cp_io_cmd(NvmeCtrl *n, NvmeRequest *req)
  * Admin commands
  */
 
+/* Empty the slot of a downloaded program, or of a download in progress */
+static void nvme_cp_unload(NvmeComputeNamespace *cp, NvmeCpSlot *slot)
+{
+    cp->pbytes -= slot->psize;
+    nvme_bpf_free(slot->bpf);
+    g_free(slot->load);
+    *slot = (NvmeCpSlot) {};
+}
+
+/*
+ * A chunk of a download: the first has LOFF 0 and starts it over, each
+ * other continues where the previous one ended.  The last one, when LOFF +
+ * NUMB reaches PSIZE, has the program verified.
+ */
+static uint16_t nvme_cp_load_chunk(NvmeCtrl *n, NvmeRequest *req,
+                                   NvmeComputeNamespace *cp, uint32_t pind,
+                                   NvmeCpSlot *slot)
+{
+    uint32_t cdw10 = le32_to_cpu(req->cmd.cdw10);
+    uint32_t psize = le32_to_cpu(req->cmd.cdw11);
+    uint32_t numb = le32_to_cpu(req->cmd.cdw14);
+    uint32_t loff = le32_to_cpu(req->cmd.cdw15);
+    uint8_t ptype = NVME_LOAD_PROG_PTYPE(cdw10);
+    uint8_t pit = NVME_LOAD_PROG_PIT(cdw10);
+    uint64_t gran = 1ULL << cp->params.lpg;
+    g_autofree char *why = NULL;
+    uint16_t status;
+
+    trace_pci_nvme_cp_load_chunk(nvme_cid(req), pind, psize, loff, numb);
+
+    if (ptype != NVME_PTYPE_EBPF) {
+        trace_pci_nvme_err_cp_ptype(ptype);
+        return NVME_INVALID_PROG_TYPE | NVME_DNR;
+    }
+    if (pit != NVME_PIT_NONE && pit != NVME_PIT_PUID) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+    if (!psize || !numb || psize % gran || numb % gran || loff % gran ||
+        numb > psize - MIN(loff, psize) || loff > psize) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+    if (psize > NVME_BPF_MAX_INSNS * 8) {
+        return NVME_PROG_TOO_BIG | NVME_DNR;
+    }
+    if (slot->active) {
+        return NVME_PROG_IN_USE | NVME_DNR;
+    }
+
+    if (!loff) {
+        /* a new download replaces what the slot had */
+        nvme_cp_unload(cp, slot);
+        if (psize > cp->params.maxpb - MIN(cp->pbytes, cp->params.maxpb)) {
+            return NVME_MAX_PROG_BYTES_EXCEEDED | NVME_DNR;
+        }
+        slot->load = g_try_malloc(psize);
+        if (!slot->load) {
+            return NVME_INSUFF_PROG_RESOURCES | NVME_DNR;
+        }
+        slot->psize = psize;
+        slot->ptype = ptype;
+        slot->pit = pit;
+        slot->puid = pit == NVME_PIT_PUID ?
+            le32_to_cpu(req->cmd.cdw12) |
+            (uint64_t)le32_to_cpu(req->cmd.cdw13) << 32 : 0;
+        cp->pbytes += psize;
+    } else if (!slot->load || slot->psize != psize || slot->loaded != loff) {
+        trace_pci_nvme_err_cp_load(pind, psize, loff, numb);
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    status = nvme_h2c(n, slot->load + loff, numb, req);
+    if (status) {
+        return status;
+    }
+    slot->loaded += numb;
+    if (slot->loaded < psize) {
+        return NVME_SUCCESS;
+    }
+
+    slot->bpf = nvme_bpf_load(slot->load, psize, &nvme_bpf_std_helpers,
+                              1 << 1, &why);
+    g_free(slot->load);
+    slot->load = NULL;
+    if (!slot->bpf) {
+        trace_pci_nvme_err_cp_verify(pind, why);
+        nvme_cp_unload(cp, slot);
+        return NVME_INVALID_PROG_DATA | NVME_DNR;
+    }
+
+    slot->peocc = NVME_PEOCC_DOWNLOADED;
+    trace_pci_nvme_cp_loaded(pind, nvme_bpf_len(slot->bpf), slot->puid);
+    return NVME_SUCCESS;
+}
+
 static uint16_t nvme_cp_load_program(NvmeCtrl *n, NvmeRequest *req)
 {
     uint32_t cdw10 = le32_to_cpu(req->cmd.cdw10);
@@ -768,20 +952,19 @@ static uint16_t nvme_cp_load_program(NvmeCtrl *n, NvmeRequest *req)
         return NVME_PROG_INDEX_NOT_DOWNLOADABLE | NVME_DNR;
     }
 
-    if (NVME_LOAD_PROG_UNLOAD(cdw10)) {
-        if (slot->peocc == NVME_PEOCC_EMPTY) {
-            return NVME_NO_PROGRAM | NVME_DNR;
-        }
-        if (slot->active) {
-            return NVME_PROG_IN_USE | NVME_DNR;
-        }
-        *slot = (NvmeCpSlot) {};
-        return NVME_SUCCESS;
+    if (!NVME_LOAD_PROG_UNLOAD(cdw10)) {
+        return nvme_cp_load_chunk(n, req, cp, pind, slot);
     }
 
-    /* No downloadable program type is supported yet. */
-    trace_pci_nvme_err_cp_ptype(NVME_LOAD_PROG_PTYPE(cdw10));
-    return NVME_INVALID_PROG_TYPE | NVME_DNR;
+    if (slot->peocc == NVME_PEOCC_EMPTY && !slot->load) {
+        return NVME_NO_PROGRAM | NVME_DNR;
+    }
+    if (slot->active) {
+        return NVME_PROG_IN_USE | NVME_DNR;
+    }
+    nvme_cp_unload(cp, slot);
+
+    return NVME_SUCCESS;
 }
 
 static uint16_t nvme_cp_program_act(NvmeCtrl *n, NvmeRequest *req)
@@ -1014,7 +1197,13 @@ uint16_t nvme_cp_log(NvmeCtrl *n, uint8_t lid, uint32_t len, uint64_t off,
     uint32_t nsid = le32_to_cpu(req->cmd.nsid);
     g_autoptr(GByteArray) buf = g_byte_array_new();
     NvmeComputeNamespace *cp;
-    NvmeProgramTypesLog types = {};
+    NvmeProgramTypesLog types = { .numd = cpu_to_le32(1) };
+    NvmeProgramTypeDescr ebpf = {
+        .ptype = NVME_PTYPE_EBPF,
+        .ver = 1,
+        .tsi = { cpu_to_le32(NVME_BPF_MAX_INSNS),
+                 cpu_to_le32(NVME_BPF_STACK_SIZE) },
+    };
 
     trace_pci_nvme_cp_log(nvme_cid(req), lid, nsid, len, off);
 
@@ -1029,8 +1218,8 @@ uint16_t nvme_cp_log(NvmeCtrl *n, uint8_t lid, uint32_t len, uint64_t off,
         nvme_cp_program_list(cp, buf);
         break;
     case NVME_LOG_DL_PROGRAM_TYPES:
-        /* no downloadable program type yet */
         g_byte_array_append(buf, (uint8_t *)&types, sizeof(types));
+        g_byte_array_append(buf, (uint8_t *)&ebpf, sizeof(ebpf));
         break;
     case NVME_LOG_MEM_RANGE_SETS:
         nvme_cp_mrs_list(cp, buf);
@@ -1162,6 +1351,11 @@ static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
                    "must not be 0");
         return;
     }
+    if (cp->params.lpg < 2 || cp->params.lpg > 16) {
+        error_setg(errp, "lpg is the log2 of the Load Program granularity "
+                   "in bytes: 2 to 16");
+        return;
+    }
     if (cp->params.mrsg > 63) {
         error_setg(errp, "mrsg is the log2 of a granularity in bytes: at "
                    "most 63");
@@ -1211,6 +1405,20 @@ static void nvme_compute_ns_unrealize(DeviceState *dev)
         qemu_thread_join(&cp->threads[i]);
     }
     g_free(cp->threads);
+
+    for (unsigned i = 0; i < cp->params.slots; i++) {
+        if (!cp->slots[i].builtin) {
+            nvme_cp_unload(cp, &cp->slots[i]);
+        }
+    }
+    g_free(cp->slots);
+    for (unsigned i = 0; i < cp->params.maxmemrs; i++) {
+        g_free(cp->mrs[i].descr);
+        g_free(cp->mrs[i].mns);
+    }
+    g_free(cp->mrs);
+    qemu_cond_destroy(&cp->cond);
+    qemu_mutex_destroy(&cp->lock);
 }
 
 static const Property nvme_compute_ns_props[] = {
@@ -1230,6 +1438,8 @@ static const Property nvme_compute_ns_props[] = {
     DEFINE_PROP_UINT32("engines", NvmeComputeNamespace, params.engines, 2),
     DEFINE_PROP_UINT32("budget-ms", NvmeComputeNamespace, params.budget_ms,
                        10000),
+    DEFINE_PROP_UINT64("budget-insns", NvmeComputeNamespace,
+                       params.budget_insns, 0),
 };
 
 static void nvme_compute_ns_class_init(ObjectClass *oc, const void *data)

@@ -141,6 +141,17 @@ enum NvmeCpCommands {
 #define NVME_LOAD_PROG_UNLOAD(cdw10) (((cdw10) >> 24) & 0x1)
 #define NVME_LOAD_PROG_PIT(cdw10)   (((cdw10) >> 25) & 0x7)
 
+/* PIT: 0 no identifier, 1 a 64-bit PUID in CDW12-13 (one implementation) */
+#define NVME_PIT_NONE               0x0
+#define NVME_PIT_PUID               0x1
+
+/*
+ * Program type of eBPF bytecode.  No source assigns a code to eBPF; C0h-FFh
+ * are vendor specific in one implementation, so a standard type would be
+ * below: 01h is chosen here.
+ */
+#define NVME_PTYPE_EBPF             0x01
+
 /*
  * Program Activation Management (88h): CDW10 bits 15:0 PIND, bits 19:16
  * SEL.  The SEL encoding is disputed between implementations; 0 activates

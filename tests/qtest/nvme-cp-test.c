@@ -1,7 +1,8 @@
 /*
  * QTest testcases for the NVMe Computational Programs command set (CSI
  * 04h): compute namespaces, program activation, memory range sets, Execute
- * Program and the device-defined programs, through the libqos NVMe driver
+ * Program, the device-defined programs and downloaded eBPF programs (built
+ * from nvme-bpf/ with clang), through the libqos NVMe driver
  *
  * Copyright (c) 2026 The QEMU computational storage authors
  *
@@ -15,6 +16,7 @@
 #include "libqos/qgraph.h"
 #include "libqos/nvme.h"
 #include "block/nvme-csd.h"
+#include "nvme-bpf-progs.h"
 
 #define IMAGE_SIZE      (4 * MiB)
 #define LBA_SIZE        512
@@ -22,7 +24,7 @@
 #define NSID_MEM        2       /* 4 MiB, reachability group 1 */
 #define NSID_MEM_FAR    3       /* 1 MiB, group 2: unreachable */
 #define NSID_CP         4       /* maxact 3, maxmemrs 4, maxmemr 4 */
-#define NSID_CP_SMALL   5       /* mrsg 12 (4 KiB), budget 200 ms */
+#define NSID_CP_SMALL   5       /* mrsg 12, 200 ms, 10^6 insns, maxpb 4K */
 #define QID             1
 
 /* Device-defined programs and their slots */
@@ -31,6 +33,8 @@ enum {
     PIND_COMPRESS, PIND_DECOMPRESS, PIND_COUNT, PIND_WAIT,
     NR_DEFINED,
     PIND_EMPTY = NR_DEFINED,
+    PIND_BPF,                   /* downloadable slots */
+    PIND_BPF2,
 };
 
 #define SLOTS           16
@@ -50,7 +54,7 @@ static void *cp_setup(GString *cmd_line, void *arg)
                     " -device nvme-compute-ns,nsid=4,maxact=3,maxmemrs=4,"
                     "maxmemr=4,engines=2,budget-ms=120000"
                     " -device nvme-compute-ns,nsid=5,mrsg=12,budget-ms=200,"
-                    "engines=1");
+                    "engines=1,budget-insns=1000000,maxpb=4096");
     return arg;
 }
 
@@ -271,7 +275,10 @@ static void test_program_list(void *obj, void *data, QGuestAllocator *alloc)
         NvmeProgramListLog hdr;
         NvmeProgramDescr d[SLOTS];
     } log;
-    NvmeProgramTypesLog types;
+    struct {
+        NvmeProgramTypesLog hdr;
+        NvmeProgramTypeDescr d;
+    } types;
 
     start(n);
     g_assert_cmphex(activate(n, NSID_CP, PIND_CRC32C, NVME_PROG_ACT_ACTIVATE),
@@ -294,7 +301,11 @@ static void test_program_list(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(qnvme_get_log(n, NVME_LOG_DL_PROGRAM_TYPES, NSID_CP,
                                   NVME_CSI_CP, 0, &types, sizeof(types)), ==,
                     NVME_SUCCESS);
-    g_assert_cmpint(le32_to_cpu(types.numd), ==, 0);
+    g_assert_cmpint(le32_to_cpu(types.hdr.numd), ==, 1);
+    g_assert_cmphex(types.d.ptype, ==, NVME_PTYPE_EBPF);
+    g_assert_cmpint(types.d.ver, ==, 1);
+    g_assert_cmpint(le32_to_cpu(types.d.tsi[0]), ==, 65536);
+    g_assert_cmpint(le32_to_cpu(types.d.tsi[1]), ==, 512);
 
     /* an offset past the end of the log */
     g_assert_cmphex(qnvme_get_log(n, NVME_LOG_PROGRAM_LIST, NSID_CP,
@@ -406,10 +417,12 @@ static void test_load(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_NO_PROGRAM | NVME_DNR);
     g_assert_cmphex(load(n, NSID_CP, SLOTS, 1, false), ==,
                     NVME_INVALID_PROG_INDEX | NVME_DNR);
-    /* no downloadable program type is offered (log page 83h is empty) */
-    g_assert_cmphex(load(n, NSID_CP, PIND_EMPTY, 1, false), ==,
+    /* eBPF is the only downloadable program type */
+    g_assert_cmphex(load(n, NSID_CP, PIND_EMPTY, 2, false), ==,
                     NVME_INVALID_PROG_TYPE | NVME_DNR);
-    g_assert_cmphex(load(n, NSID_NVM, PIND_EMPTY, 1, false), ==,
+    g_assert_cmphex(load(n, NSID_CP, PIND_EMPTY, 0xc0, false), ==,
+                    NVME_INVALID_PROG_TYPE | NVME_DNR);
+    g_assert_cmphex(load(n, NSID_NVM, PIND_EMPTY, NVME_PTYPE_EBPF, false), ==,
                     NVME_INVALID_NSID | NVME_DNR);
     qnvme_disable(n);
 }
@@ -547,7 +560,7 @@ static void test_reduce(void *obj, void *data, QGuestAllocator *alloc)
     pattern(buf, len, 1);
     needle = ldl_le_p(buf + 40);
     for (uint32_t i = 0; i < len; i += 4) {
-        uint64_t v = ldl_le_p(buf + i);
+        uint64_t v = (uint32_t)ldl_le_p(buf + i);
 
         sum32 += v;
         min32 = MIN(min32, v);
@@ -841,7 +854,7 @@ static void test_concurrency(void *obj, void *data, QGuestAllocator *alloc)
 
     pattern(buf, 1 * MiB, 4);
     for (uint32_t i = 0; i < 1 * MiB; i += 4) {
-        sum += ldl_le_p(buf + i);
+        sum += (uint32_t)ldl_le_p(buf + i);
     }
 
     start(n);
@@ -912,6 +925,366 @@ static void test_budget_reset(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+/*
+ * Downloaded eBPF programs
+ */
+
+/* One Load Program command: @numb bytes of @buf at offset @loff */
+static uint16_t load_chunk(QNvme *n, uint32_t nsid, uint32_t pind,
+                           uint8_t ptype, uint8_t pit, uint64_t puid,
+                           uint32_t psize, uint32_t loff, const void *buf,
+                           uint32_t numb)
+{
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_LOAD_PROGRAM,
+        .nsid = cpu_to_le32(nsid),
+        .cdw10 = cpu_to_le32(pind | (uint32_t)ptype << 16 |
+                             (uint32_t)pit << 25),
+        .cdw11 = cpu_to_le32(psize),
+        .cdw12 = cpu_to_le32(puid),
+        .cdw13 = cpu_to_le32(puid >> 32),
+        .cdw14 = cpu_to_le32(numb),
+        .cdw15 = cpu_to_le32(loff),
+    };
+
+    return qnvme_cmd_data(n, 0, &cmd, (void *)buf, MAX(numb, 4), true, NULL);
+}
+
+/* Download @len bytes of @code in chunks of @chunk bytes */
+static uint16_t load_prog(QNvme *n, uint32_t nsid, uint32_t pind,
+                          const uint8_t *code, uint32_t len, uint32_t chunk)
+{
+    uint16_t status = NVME_SUCCESS;
+
+    for (uint32_t off = 0; off < len && !status; off += chunk) {
+        status = load_chunk(n, nsid, pind, NVME_PTYPE_EBPF, NVME_PIT_NONE, 0,
+                            len, off, code + off, MIN(chunk, len - off));
+    }
+    return status;
+}
+
+static uint16_t unload(QNvme *n, uint32_t nsid, uint32_t pind)
+{
+    return load(n, nsid, pind, 0, true);
+}
+
+static NvmeProgramDescr program_descr(QNvme *n, uint32_t nsid, uint32_t pind)
+{
+    struct {
+        NvmeProgramListLog hdr;
+        NvmeProgramDescr d[SLOTS];
+    } log;
+
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_PROGRAM_LIST, nsid, NVME_CSI_CP,
+                                  0, &log, sizeof(log)), ==, NVME_SUCCESS);
+    return log.d[pind];
+}
+
+static void test_bpf_load(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint8_t bad[16] = {
+        0x95, 0, 0, 0, 0, 0, 0, 0,      /* exit: r0 was never set */
+    };
+    QNvme *n = obj;
+    uint8_t big[8] = {};
+    NvmeProgramDescr d;
+    const uint32_t len = sizeof(nvme_bpf_sum);
+
+    start(n);
+
+    /* in 16-byte chunks, with a program unique identifier */
+    for (uint32_t off = 0; off < len; off += 16) {
+        g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF, NVME_PTYPE_EBPF,
+                                   NVME_PIT_PUID, 0x1122334455667788ULL, len,
+                                   off, nvme_bpf_sum + off,
+                                   MIN(16, len - off)), ==, NVME_SUCCESS);
+        d = program_descr(n, NSID_CP, PIND_BPF);
+        g_assert_cmphex(d.flags & 3, ==, off + 16 < len ?
+                        NVME_PEOCC_EMPTY : NVME_PEOCC_DOWNLOADED);
+    }
+    g_assert_cmphex(d.flags, ==, NVME_PEOCC_DOWNLOADED |
+                    NVME_PIT_PUID << NVME_PROG_DESCR_PIT_SHIFT);
+    g_assert_cmphex(d.ptype, ==, NVME_PTYPE_EBPF);
+    g_assert_cmphex(le64_to_cpu(d.puid), ==, 0x1122334455667788ULL);
+
+    /* an active program can be neither replaced nor unloaded */
+    g_assert_cmphex(activate(n, NSID_CP, PIND_BPF, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF, nvme_bpf_sum, len, len),
+                    ==, NVME_PROG_IN_USE | NVME_DNR);
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF), ==,
+                    NVME_PROG_IN_USE | NVME_DNR);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_BPF, NVME_PROG_ACT_DEACTIVATE),
+                    ==, NVME_SUCCESS);
+
+    /* fields of a chunk */
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 2, 0,
+                               len, 0, nvme_bpf_sum, 16), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 0, 0,
+                               len, 0, nvme_bpf_sum, 6), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 0, 0,
+                               len, 0, nvme_bpf_sum, 0), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 0, 0,
+                               16, 8, nvme_bpf_sum, 16), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 0, 0,
+                               65536 * 8 + 8, 0, big, 8), ==,
+                    NVME_PROG_TOO_BIG | NVME_DNR);
+
+    /* chunks must continue the download in order */
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 0, 0,
+                               len, 16, nvme_bpf_sum + 16, 16), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 0, 0,
+                               len, 0, nvme_bpf_sum, 16), ==, NVME_SUCCESS);
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 0, 0,
+                               len, 32, nvme_bpf_sum + 32, 16), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(load_chunk(n, NSID_CP, PIND_BPF2, NVME_PTYPE_EBPF, 0, 0,
+                               len + 8, 16, nvme_bpf_sum + 16, 16), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    /* a partial download is no program yet, and can be unloaded */
+    g_assert_cmphex(activate(n, NSID_CP, PIND_BPF2, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_NO_PROGRAM | NVME_DNR);
+    g_assert_cmphex(exec(n, NSID_CP, PIND_BPF2, 0, 0, 0, NULL), ==,
+                    NVME_NO_PROGRAM | NVME_DNR);
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF2), ==, NVME_SUCCESS);
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF2), ==,
+                    NVME_NO_PROGRAM | NVME_DNR);
+
+    /* the verifier refuses a bad program; the slot stays empty */
+    g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF2, bad, 8, 8), ==,
+                    NVME_INVALID_PROG_DATA | NVME_DNR);
+    d = program_descr(n, NSID_CP, PIND_BPF2);
+    g_assert_cmphex(d.flags, ==, NVME_PEOCC_EMPTY);
+
+    /* MAXPB counts downloads in progress too */
+    g_assert_cmphex(load_chunk(n, NSID_CP_SMALL, PIND_BPF, NVME_PTYPE_EBPF, 0,
+                               0, 8192, 0, big, 8), ==,
+                    NVME_MAX_PROG_BYTES_EXCEEDED | NVME_DNR);
+    g_assert_cmphex(load_chunk(n, NSID_CP_SMALL, PIND_BPF, NVME_PTYPE_EBPF, 0,
+                               0, 3000, 0, big, 8), ==, NVME_SUCCESS);
+    g_assert_cmphex(load_chunk(n, NSID_CP_SMALL, PIND_BPF2, NVME_PTYPE_EBPF,
+                               0, 0, 2000, 0, big, 8), ==,
+                    NVME_MAX_PROG_BYTES_EXCEEDED | NVME_DNR);
+    g_assert_cmphex(unload(n, NSID_CP_SMALL, PIND_BPF), ==, NVME_SUCCESS);
+    g_assert_cmphex(load_prog(n, NSID_CP_SMALL, PIND_BPF2, nvme_bpf_sum, len,
+                              8), ==, NVME_SUCCESS);
+    g_assert_cmphex(unload(n, NSID_CP_SMALL, PIND_BPF2), ==, NVME_SUCCESS);
+
+    /* unloaded, it cannot run */
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF), ==, NVME_SUCCESS);
+    g_assert_cmphex(exec(n, NSID_CP, PIND_BPF, 0, 0, 0, NULL), ==,
+                    NVME_NO_PROGRAM | NVME_DNR);
+    qnvme_disable(n);
+}
+
+typedef struct Rec {
+    uint32_t    id;
+    uint32_t    value;
+    uint64_t    pad;
+} Rec;
+
+static void test_bpf_programs(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const uint32_t len = 1 * MiB, nrec = 4096, crc_len = 100000;
+    QNvme *n = obj;
+    g_autofree uint8_t *buf = g_malloc(len);
+    g_autofree Rec *out = g_new0(Rec, nrec);
+    Rec *rec = (Rec *)buf;
+    NvmeMemRangeDescr r[2];
+    uint64_t sum = 0, result;
+    uint32_t nmatch = 0, threshold = 0x80000000;
+    uint8_t fill[4096];
+
+    pattern(buf, len, 9);
+    for (uint32_t i = 0; i < len; i += 4) {
+        sum += (uint32_t)ldl_le_p(buf + i);
+    }
+
+    start(n);
+    for (uint32_t off = 0; off < len; off += 256 * KiB) {
+        g_assert_cmphex(mem_write(n, off, buf + off, 256 * KiB), ==,
+                        NVME_SUCCESS);
+    }
+
+    /* sum of 1 MiB of 32-bit integers */
+    g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF, nvme_bpf_sum,
+                              sizeof(nvme_bpf_sum), 64), ==, NVME_SUCCESS);
+    r[0] = range(NSID_MEM, 0, len);
+    g_assert_cmphex(run(n, PIND_BPF, r, 1, 0, 0, &result), ==, NVME_SUCCESS);
+    g_assert_cmphex(result, ==, sum);
+
+    /* filter 4096 records of 16 bytes on their second field */
+    g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF2, nvme_bpf_filter,
+                              sizeof(nvme_bpf_filter), 256), ==,
+                    NVME_SUCCESS);
+    r[0] = range(NSID_MEM, 0, nrec * sizeof(Rec));
+    r[1] = range(NSID_MEM, 2 * MiB, nrec * sizeof(Rec));
+    g_assert_cmphex(run(n, PIND_BPF2, r, 2, sizeof(Rec),
+                        (uint64_t)threshold << 32 | offsetof(Rec, value),
+                        &result), ==, NVME_SUCCESS);
+    for (uint32_t i = 0; i < nrec; i++) {
+        if (le32_to_cpu(rec[i].value) > threshold) {
+            memcpy(&out[nmatch++], &rec[i], sizeof(Rec));
+        }
+    }
+    g_assert_cmpint(nmatch, >, 0);
+    g_assert_cmpint(nmatch, <, nrec);
+    g_assert_cmpint(result, ==, nmatch);
+    g_assert_cmphex(mem_read(n, 2 * MiB, buf, nmatch * sizeof(Rec)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(buf, nmatch * sizeof(Rec), out, nmatch * sizeof(Rec));
+
+    /* the helpers: crc32c of 100000 bytes, memset of 4 KiB */
+    pattern(buf, crc_len, 11);
+    g_assert_cmphex(mem_write(n, 0, buf, crc_len), ==, NVME_SUCCESS);
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF), ==, NVME_SUCCESS);
+    g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF, nvme_bpf_crc,
+                              sizeof(nvme_bpf_crc), sizeof(nvme_bpf_crc)), ==,
+                    NVME_SUCCESS);
+    r[0] = range(NSID_MEM, 0, crc_len);
+    r[1] = range(NSID_MEM, 3 * MiB, sizeof(fill));
+    g_assert_cmphex(run(n, PIND_BPF, r, 2, 0x1a7, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(result, ==, crc32c_ref(buf, crc_len));
+    g_assert_cmphex(mem_read(n, 3 * MiB, fill, sizeof(fill)), ==,
+                    NVME_SUCCESS);
+    for (int i = 0; i < sizeof(fill); i++) {
+        g_assert_cmphex(fill[i], ==, 0xa7);
+    }
+
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF), ==, NVME_SUCCESS);
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF2), ==, NVME_SUCCESS);
+    qnvme_disable(n);
+}
+
+/* The modes of nvme-bpf/hostile.c */
+enum {
+    READ_PAST_RANGE, WRITE_BEFORE_RANGE, READ_PAST_CONTEXT, WRITE_CONTEXT,
+    READ_PAST_DATA, ESCAPE, LOOP, COPY_PAST_RANGE,
+};
+
+/* NvmeBpfError of hw/nvme/bpf-vm.h, in completion dword 1 */
+#define BPF_EACCESS     1
+#define BPF_EHELPER     4
+
+static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const struct {
+        uint64_t mode, cparam2;
+        uint32_t error;
+    } cases[] = {
+        { READ_PAST_RANGE, 0, BPF_EACCESS },
+        { WRITE_BEFORE_RANGE, 0, BPF_EACCESS },
+        { READ_PAST_CONTEXT, 0, BPF_EACCESS },
+        { WRITE_CONTEXT, 0, BPF_EACCESS },
+        { READ_PAST_DATA, 0, BPF_EACCESS },
+        { ESCAPE, 4096, BPF_EACCESS },
+        { ESCAPE, 1ULL << 32, BPF_EACCESS },
+        { ESCAPE, -(1ULL << 32), BPF_EACCESS },
+        { COPY_PAST_RANGE, 0, BPF_EHELPER },
+    };
+    static const uint8_t rejected[][16] = {
+        { 0x05, 0, 0x05, 0 },                       /* ja +5 */
+        { 0x85, 0, 0, 0, 99 },                      /* call 99 */
+        { 0xb7, 0, 0, 0, 0, 0, 0, 0, 0xb7 },        /* falls off the end */
+        { 0x7a, 0x0a, 0xf8, 0xfd, 1, 0, 0, 0,       /* stdw [r10-520], 1 */
+          0xb7, 0, 0, 0, 0, 0, 0, 0 },
+    };
+    QNvme *n = obj;
+    NvmeMemRangeDescr r = range(NSID_MEM, 4096, 4096);
+    uint8_t edge[4096 * 3], before[sizeof(edge)];
+    NvmeExecProgramCmd cmd;
+    uint64_t result;
+    uint16_t rsid, cid;
+
+    pattern(edge, sizeof(edge), 5);
+    start(n);
+    g_assert_cmphex(mem_write(n, 0, edge, sizeof(edge)), ==, NVME_SUCCESS);
+    g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF, nvme_bpf_hostile,
+                              sizeof(nvme_bpf_hostile), 64), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF2, nvme_bpf_sum,
+                              sizeof(nvme_bpf_sum), 64), ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_BPF, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_BPF2, NVME_PROG_ACT_ACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(mrs_create(n, NSID_CP, &r, 1, &rsid), ==, NVME_SUCCESS);
+
+    /*
+     * Each stops with Invalid Program Data: DW0 the instruction, DW1 why.
+     * Memory around the range is untouched, and a valid program runs
+     * right after.
+     */
+    for (int i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_assert_cmphex(exec(n, NSID_CP, PIND_BPF, rsid, cases[i].mode,
+                             cases[i].cparam2, &result), ==,
+                        NVME_INVALID_PROG_DATA | NVME_DNR);
+        g_assert_cmpint(result >> 32, ==, cases[i].error);
+        g_assert_cmpint((uint32_t)result, <, sizeof(nvme_bpf_hostile) / 8);
+        g_assert_cmphex(mem_read(n, 0, before, sizeof(before)), ==,
+                        NVME_SUCCESS);
+        g_assert_cmpmem(before, sizeof(before), edge, sizeof(edge));
+        g_assert_cmphex(exec(n, NSID_CP, PIND_BPF2, rsid, 0, 0, &result), ==,
+                        NVME_SUCCESS);
+    }
+
+    /* the instruction budget ends an endless loop */
+    g_assert_cmphex(load_prog(n, NSID_CP_SMALL, PIND_BPF, nvme_bpf_hostile,
+                              sizeof(nvme_bpf_hostile), 64), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_BPF,
+                             NVME_PROG_ACT_ACTIVATE), ==, NVME_SUCCESS);
+    g_assert_cmphex(exec(n, NSID_CP_SMALL, PIND_BPF, 0, LOOP, 0, NULL), ==,
+                    NVME_INSUFF_PROG_RESOURCES | NVME_DNR);
+    g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_BPF,
+                             NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
+    g_assert_cmphex(unload(n, NSID_CP_SMALL, PIND_BPF), ==, NVME_SUCCESS);
+
+    /* Abort stops one; so do a queue deletion and a reset */
+    cmd = exec_cmd(NSID_CP, PIND_BPF, rsid, LOOP, 0);
+    cid = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
+    {
+        NvmeCmd abort = {
+            .opcode = NVME_ADM_CMD_ABORT,
+            .cdw10 = cpu_to_le32(QID | (uint32_t)cid << 16),
+        };
+
+        g_assert_cmphex(qnvme_cmd(n, 0, &abort, NULL), ==, NVME_SUCCESS);
+    }
+    g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_REQ);
+    cid = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
+    g_assert_cmphex(qnvme_delete_sq(n, QID), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_delete_cq(n, QID), ==, NVME_SUCCESS);
+    qnvme_create_ioq(n, QID);
+    cid = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
+    qnvme_disable(n);
+    start(n);
+    g_assert_cmphex(exec(n, NSID_CP, PIND_BPF2, rsid, 0, 0, &result), ==,
+                    NVME_SUCCESS);
+
+    /* Load Program runs the verifier */
+    for (int i = 0; i < ARRAY_SIZE(rejected); i++) {
+        g_assert_cmphex(load_prog(n, NSID_CP, SLOTS - 1, rejected[i],
+                                  sizeof(rejected[i]), 16), ==,
+                        NVME_INVALID_PROG_DATA | NVME_DNR);
+    }
+
+    g_assert_cmphex(mrs_delete(n, NSID_CP, rsid), ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_BPF, NVME_PROG_ACT_DEACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, PIND_BPF2,
+                             NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF), ==, NVME_SUCCESS);
+    g_assert_cmphex(unload(n, NSID_CP, PIND_BPF2), ==, NVME_SUCCESS);
+    qnvme_disable(n);
+}
+
 /* -device nvme,drive=nvm0,compute=on: NVM 1, memory 2, compute 3 */
 static void *image_setup(GString *cmd_line, void *arg)
 {
@@ -956,6 +1329,9 @@ static void nvme_cp_register_tests(void)
     qos_add_test("cp/concurrency", "nvme", test_concurrency, &opts);
     qos_add_test("cp/budget-reset", "nvme", test_budget_reset, &opts);
     qos_add_test("cp/one-line", "nvme", test_one_line, &one_line);
+    qos_add_test("cp/bpf-load", "nvme", test_bpf_load, &opts);
+    qos_add_test("cp/bpf-programs", "nvme", test_bpf_programs, &opts);
+    qos_add_test("cp/bpf-hostile", "nvme", test_bpf_hostile, &opts);
 }
 
 libqos_init(nvme_cp_register_tests);
