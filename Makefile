@@ -3,13 +3,14 @@
 #   make            build qemu-system-x86_64 and the tests (configures first)
 #   make check      run every test, print "N passed, N failed"
 #   make run        start QEMU with the device and show it
+#   make bench      measure the eBPF machine against native C
 #   make refresh    write edits made in build/qemu back into patches/
 #   make series     export the series as git format-patch files (build/series)
 #   make check-series  build the exported series at every patch
 #   make check-sanitizers  run the qtests against an ASan+UBSan build
 
-.PHONY: all configure check run refresh series check-series check-sanitizers \
-	clean distclean
+.PHONY: all configure check run bench refresh series check-series \
+	check-sanitizers clean distclean
 
 all:
 	scripts/build.sh
@@ -22,6 +23,9 @@ check: all
 
 run: all
 	scripts/run-demo.sh
+
+bench: all
+	build/qemu/build/tests/bench/nvme-bpf-bench $(MIB)
 
 refresh:
 	scripts/refresh.sh $(if $(NEW),--new "$(NEW)")

@@ -70,7 +70,7 @@ checkpatch() {
 }
 
 build_each() {
-    local c n=0 total
+    local c n=0 total targets
     [ -d "$tree/.git" ] || die "no build/series-tree; run make series"
     total=$(g rev-list --count pristine..HEAD)
     mkdir -p "$tree/build"
@@ -85,10 +85,16 @@ build_each() {
         n=$((n + 1))
         g checkout -q "$c"
         echo "building patch $n/$total: $(g log -1 --format=%s)"
-        # shellcheck disable=SC2086
-        ninja -C "$tree/build" $NINJA_TARGETS > "$build/series-build.log" \
-            2>&1 || { tail -30 "$build/series-build.log" >&2;
-                      die "patch $n/$total does not build"; }
+        # Regenerate build.ninja, then build the targets this patch has.
+        ninja -C "$tree/build" build.ninja > "$build/series-build.log" 2>&1 &&
+            targets=$(for t in $NINJA_TARGETS; do
+                          ninja -C "$tree/build" -t query "$t" \
+                              > /dev/null 2>&1 && echo "$t"
+                      done) &&
+            # shellcheck disable=SC2086
+            ninja -C "$tree/build" $targets >> "$build/series-build.log" \
+                2>&1 || { tail -30 "$build/series-build.log" >&2;
+                          die "patch $n/$total does not build"; }
     done
     echo "each of the $total patches builds"
 }

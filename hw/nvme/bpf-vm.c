@@ -577,12 +577,35 @@ typedef struct NvmeBpfFrame {
     uint64_t    saved[4];           /* r6-r9 */
 } NvmeBpfFrame;
 
-#define FAIL(err)   do { run->error = (err); goto out; } while (0)
+/* The host address of an access, or NULL: nvme_bpf_mem(), inlined */
+static inline void *bpf_mem(const NvmeBpfRegion *regions, unsigned nregions,
+                            uint64_t addr, unsigned size, bool write)
+{
+    uint64_t idx = (addr >> NVME_BPF_REGION_SHIFT) - 1;
+    uint64_t off = (uint32_t)addr;
+    const NvmeBpfRegion *r;
+
+    if (unlikely(idx >= nregions)) {
+        return NULL;
+    }
+    r = &regions[idx];
+    if (unlikely(off + size > r->len || (write && !r->writable))) {
+        return NULL;
+    }
+    return r->host + off;
+}
+
+#define FAIL(err)                                                       \
+    do {                                                                \
+        run->error = (err);                                             \
+        run->pc = i - insns;                                            \
+        goto out;                                                       \
+    } while (0)
 
 /* The host address of a checked access, or fail the run */
 #define MEM(addr, size, write)                                          \
     ({                                                                  \
-        void *p_ = nvme_bpf_mem(run, (addr), (size), (write));         \
+        void *p_ = bpf_mem(regions, nregions, (addr), (size), (write)); \
         if (unlikely(!p_)) {                                            \
             FAIL(NVME_BPF_EACCESS);                                     \
         }                                                               \
@@ -735,49 +758,6 @@ static uint32_t bpf_alu32(uint8_t op, int16_t off, uint32_t a, uint32_t b)
     g_assert_not_reached();
 }
 
-static bool bpf_cond(uint8_t op, uint64_t a, uint64_t b)
-{
-    switch (op) {
-    case JMP_JEQ:
-        return a == b;
-    case JMP_JGT:
-        return a > b;
-    case JMP_JGE:
-        return a >= b;
-    case JMP_JSET:
-        return a & b;
-    case JMP_JNE:
-        return a != b;
-    case JMP_JSGT:
-        return (int64_t)a > (int64_t)b;
-    case JMP_JSGE:
-        return (int64_t)a >= (int64_t)b;
-    case JMP_JLT:
-        return a < b;
-    case JMP_JLE:
-        return a <= b;
-    case JMP_JSLT:
-        return (int64_t)a < (int64_t)b;
-    case JMP_JSLE:
-        return (int64_t)a <= (int64_t)b;
-    }
-
-    g_assert_not_reached();
-}
-
-static bool bpf_cond32(uint8_t op, uint32_t a, uint32_t b)
-{
-    switch (op) {
-    case JMP_JSGT:
-    case JMP_JSGE:
-    case JMP_JSLT:
-    case JMP_JSLE:
-        return bpf_cond(op, (int32_t)a, (int32_t)b);
-    }
-
-    return bpf_cond(op, a, b);
-}
-
 static uint64_t bpf_end(bool alu64, bool be, int32_t bits, uint64_t v)
 {
     /* ALU64 swaps unconditionally; ALU converts to one byte order */
@@ -793,18 +773,34 @@ static uint64_t bpf_end(bool alu64, bool be, int32_t bits, uint64_t v)
     }
 }
 
+/*
+ * The interpreter: one case a full opcode for the common instructions
+ */
+
+#define DST     reg[i->dst]
+#define SRC     reg[i->src]
+#define IMM     ((uint64_t)(int64_t)i->imm)
+
+static inline uint64_t ldl_le_u(const void *p)
+{
+    return (uint32_t)ldl_le_p(p);
+}
+
 NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
 {
     uint8_t stack[NVME_BPF_STACK_SIZE * NVME_BPF_MAX_DEPTH]
         QEMU_ALIGNED(8);
     NvmeBpfFrame frames[NVME_BPF_MAX_DEPTH];
+    const NvmeBpfInsn *insns = prog->insns, *i = insns;
+    NvmeBpfRegion *regions = run->regions;
+    unsigned nregions = run->nregions;
     uint64_t reg[11] = {};
     uint64_t n = 0, next = 0;
     unsigned depth = 0;
     uint32_t pc = 0;
 
     memset(stack, 0, sizeof(stack));
-    run->regions[0] = (NvmeBpfRegion) {
+    regions[0] = (NvmeBpfRegion) {
         .host = stack, .len = sizeof(stack), .writable = true,
     };
     run->error = NVME_BPF_OK;
@@ -813,10 +809,9 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
     reg[R10] = nvme_bpf_addr(0, sizeof(stack));
 
     for (;;) {
-        const NvmeBpfInsn *i = &prog->insns[pc];
         uint64_t src, addr;
 
-        run->pc = pc++;
+        i = &insns[pc++];
         if (unlikely(++n >= next)) {
             /* instruction n is next: check the budget, poll, plan again */
             if (run->budget && n > run->budget) {
@@ -834,149 +829,464 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
             }
         }
 
-        switch (CLS(i->code)) {
-        case CLS_ALU64:
-            src = i->code & SRC_X ? reg[i->src] : (uint64_t)(int64_t)i->imm;
-            if (OP(i->code) == ALU_NEG) {
-                reg[i->dst] = -reg[i->dst];
-            } else if (OP(i->code) == ALU_END) {
-                reg[i->dst] = bpf_end(true, false, i->imm, reg[i->dst]);
-            } else {
-                reg[i->dst] = bpf_alu64(OP(i->code), i->off, reg[i->dst],
-                                        src);
-            }
+        switch (i->code) {
+        case CLS_ALU64 | ALU_ADD | SRC_X:
+            DST = DST + SRC;
+            break;
+        case CLS_ALU64 | ALU_ADD:
+            DST = DST + IMM;
+            break;
+        case CLS_ALU | ALU_ADD | SRC_X:
+            DST = (uint32_t)((uint32_t)DST + (uint32_t)SRC);
+            break;
+        case CLS_ALU | ALU_ADD:
+            DST = (uint32_t)((uint32_t)DST + (uint32_t)i->imm);
+            break;
+        case CLS_ALU64 | ALU_SUB | SRC_X:
+            DST = DST - SRC;
+            break;
+        case CLS_ALU64 | ALU_SUB:
+            DST = DST - IMM;
+            break;
+        case CLS_ALU | ALU_SUB | SRC_X:
+            DST = (uint32_t)((uint32_t)DST - (uint32_t)SRC);
+            break;
+        case CLS_ALU | ALU_SUB:
+            DST = (uint32_t)((uint32_t)DST - (uint32_t)i->imm);
+            break;
+        case CLS_ALU64 | ALU_MUL | SRC_X:
+            DST = DST * SRC;
+            break;
+        case CLS_ALU64 | ALU_MUL:
+            DST = DST * IMM;
+            break;
+        case CLS_ALU | ALU_MUL | SRC_X:
+            DST = (uint32_t)((uint32_t)DST * (uint32_t)SRC);
+            break;
+        case CLS_ALU | ALU_MUL:
+            DST = (uint32_t)((uint32_t)DST * (uint32_t)i->imm);
+            break;
+        case CLS_ALU64 | ALU_OR | SRC_X:
+            DST = DST | SRC;
+            break;
+        case CLS_ALU64 | ALU_OR:
+            DST = DST | IMM;
+            break;
+        case CLS_ALU | ALU_OR | SRC_X:
+            DST = (uint32_t)((uint32_t)DST | (uint32_t)SRC);
+            break;
+        case CLS_ALU | ALU_OR:
+            DST = (uint32_t)((uint32_t)DST | (uint32_t)i->imm);
+            break;
+        case CLS_ALU64 | ALU_AND | SRC_X:
+            DST = DST & SRC;
+            break;
+        case CLS_ALU64 | ALU_AND:
+            DST = DST & IMM;
+            break;
+        case CLS_ALU | ALU_AND | SRC_X:
+            DST = (uint32_t)((uint32_t)DST & (uint32_t)SRC);
+            break;
+        case CLS_ALU | ALU_AND:
+            DST = (uint32_t)((uint32_t)DST & (uint32_t)i->imm);
+            break;
+        case CLS_ALU64 | ALU_XOR | SRC_X:
+            DST = DST ^ SRC;
+            break;
+        case CLS_ALU64 | ALU_XOR:
+            DST = DST ^ IMM;
+            break;
+        case CLS_ALU | ALU_XOR | SRC_X:
+            DST = (uint32_t)((uint32_t)DST ^ (uint32_t)SRC);
+            break;
+        case CLS_ALU | ALU_XOR:
+            DST = (uint32_t)((uint32_t)DST ^ (uint32_t)i->imm);
+            break;
+        case CLS_ALU64 | ALU_LSH | SRC_X:
+            DST = DST << (SRC & 63);
+            break;
+        case CLS_ALU64 | ALU_LSH:
+            DST = DST << (i->imm & 63);
+            break;
+        case CLS_ALU | ALU_LSH | SRC_X:
+            DST = (uint32_t)DST << (SRC & 31);
+            break;
+        case CLS_ALU | ALU_LSH:
+            DST = (uint32_t)DST << (i->imm & 31);
+            break;
+        case CLS_ALU64 | ALU_RSH | SRC_X:
+            DST = DST >> (SRC & 63);
+            break;
+        case CLS_ALU64 | ALU_RSH:
+            DST = DST >> (i->imm & 63);
+            break;
+        case CLS_ALU | ALU_RSH | SRC_X:
+            DST = (uint32_t)DST >> (SRC & 31);
+            break;
+        case CLS_ALU | ALU_RSH:
+            DST = (uint32_t)DST >> (i->imm & 31);
             break;
 
-        case CLS_ALU:
-            src = i->code & SRC_X ? reg[i->src] : (uint32_t)i->imm;
-            if (OP(i->code) == ALU_NEG) {
-                reg[i->dst] = (uint32_t)-reg[i->dst];
-            } else if (OP(i->code) == ALU_END) {
-                reg[i->dst] = bpf_end(false, i->code & SRC_X, i->imm,
-                                      reg[i->dst]);
-            } else {
-                reg[i->dst] = bpf_alu32(OP(i->code), i->off, reg[i->dst],
-                                        src);
-            }
+        case CLS_ALU64 | ALU_MOV | SRC_X:
+            DST = likely(!i->off) ? SRC : bpf_alu64(ALU_MOV, i->off, 0, SRC);
+            break;
+        case CLS_ALU64 | ALU_MOV:
+            DST = IMM;
+            break;
+        case CLS_ALU | ALU_MOV | SRC_X:
+            DST = likely(!i->off) ? (uint32_t)SRC :
+                                    bpf_alu32(ALU_MOV, i->off, 0, SRC);
+            break;
+        case CLS_ALU | ALU_MOV:
+            DST = (uint32_t)i->imm;
             break;
 
-        case CLS_LD:
-            reg[i->dst] = (uint32_t)i->imm |
-                          (uint64_t)(uint32_t)i[1].imm << 32;
+        case CLS_LD | MODE_IMM | SIZE_DW:
+            DST = (uint32_t)i->imm | (uint64_t)(uint32_t)i[1].imm << 32;
             pc++;
             break;
 
-        case CLS_LDX:
-            addr = reg[i->src] + i->off;
-            switch (SIZE(i->code) | (MODE(i->code) == MODE_MEMSX)) {
-            case SIZE_B:
-                reg[i->dst] = ldub_p(MEM(addr, 1, false));
-                break;
-            case SIZE_H:
-                reg[i->dst] = lduw_le_p(MEM(addr, 2, false));
-                break;
-            case SIZE_W:
-                reg[i->dst] = (uint32_t)ldl_le_p(MEM(addr, 4, false));
-                break;
-            case SIZE_DW:
-                reg[i->dst] = ldq_le_p(MEM(addr, 8, false));
-                break;
-            case SIZE_B | 1:
-                reg[i->dst] = (int8_t)ldub_p(MEM(addr, 1, false));
-                break;
-            case SIZE_H | 1:
-                reg[i->dst] = (int16_t)lduw_le_p(MEM(addr, 2, false));
-                break;
-            case SIZE_W | 1:
-                reg[i->dst] = (int32_t)ldl_le_p(MEM(addr, 4, false));
-                break;
-            }
+        case CLS_LDX | MODE_MEM | SIZE_B:
+            DST = ldub_p(MEM(SRC + i->off, 1, false));
+            break;
+        case CLS_LDX | MODE_MEM | SIZE_H:
+            DST = lduw_le_p(MEM(SRC + i->off, 2, false));
+            break;
+        case CLS_LDX | MODE_MEM | SIZE_W:
+            DST = ldl_le_u(MEM(SRC + i->off, 4, false));
+            break;
+        case CLS_LDX | MODE_MEM | SIZE_DW:
+            DST = ldq_le_p(MEM(SRC + i->off, 8, false));
+            break;
+        case CLS_ST | MODE_MEM | SIZE_B:
+            stb_p(MEM(DST + i->off, 1, true), IMM);
+            break;
+        case CLS_STX | MODE_MEM | SIZE_B:
+            stb_p(MEM(DST + i->off, 1, true), SRC);
+            break;
+        case CLS_ST | MODE_MEM | SIZE_H:
+            stw_le_p(MEM(DST + i->off, 2, true), IMM);
+            break;
+        case CLS_STX | MODE_MEM | SIZE_H:
+            stw_le_p(MEM(DST + i->off, 2, true), SRC);
+            break;
+        case CLS_ST | MODE_MEM | SIZE_W:
+            stl_le_p(MEM(DST + i->off, 4, true), IMM);
+            break;
+        case CLS_STX | MODE_MEM | SIZE_W:
+            stl_le_p(MEM(DST + i->off, 4, true), SRC);
+            break;
+        case CLS_ST | MODE_MEM | SIZE_DW:
+            stq_le_p(MEM(DST + i->off, 8, true), IMM);
+            break;
+        case CLS_STX | MODE_MEM | SIZE_DW:
+            stq_le_p(MEM(DST + i->off, 8, true), SRC);
             break;
 
-        case CLS_ST:
-        case CLS_STX:
-            addr = reg[i->dst] + i->off;
-            src = CLS(i->code) == CLS_ST ? (uint64_t)(int64_t)i->imm :
-                                           reg[i->src];
-            if (MODE(i->code) == MODE_ATOMIC) {
-                uint64_t old;
-
-                if (SIZE(i->code) == SIZE_DW) {
-                    old = bpf_atomic64(ATOMIC_PTR(addr, 8), i->imm, src,
-                                       reg[R0]);
-                } else {
-                    old = bpf_atomic32(ATOMIC_PTR(addr, 4), i->imm, src,
-                                       reg[R0]);
-                }
-                if (i->imm == ATOMIC_CMPXCHG) {
-                    reg[R0] = old;
-                } else if (i->imm & ATOMIC_FETCH) {
-                    reg[i->src] = old;
-                }
-                break;
-            }
-            switch (SIZE(i->code)) {
-            case SIZE_B:
-                stb_p(MEM(addr, 1, true), src);
-                break;
-            case SIZE_H:
-                stw_le_p(MEM(addr, 2, true), src);
-                break;
-            case SIZE_W:
-                stl_le_p(MEM(addr, 4, true), src);
-                break;
-            case SIZE_DW:
-                stq_le_p(MEM(addr, 8, true), src);
-                break;
-            }
+        case CLS_JMP | JMP_JA:
+            pc += i->off;
             break;
-
-        case CLS_JMP:
-        case CLS_JMP32:
-            switch (OP(i->code)) {
-            case JMP_JA:
-                pc += CLS(i->code) == CLS_JMP ? i->off : i->imm;
-                continue;
-
-            case JMP_EXIT:
-                if (!depth) {
-                    run->r0 = reg[R0];
-                    goto out;
-                }
-                depth--;
-                pc = frames[depth].ret;
-                memcpy(&reg[6], frames[depth].saved, sizeof(frames->saved));
-                reg[R10] += NVME_BPF_STACK_SIZE;
-                continue;
-
-            case JMP_CALL:
-                if (i->src == CALL_LOCAL) {
-                    if (depth + 1 >= NVME_BPF_MAX_DEPTH) {
-                        FAIL(NVME_BPF_EDEPTH);
-                    }
-                    frames[depth].ret = pc;
-                    memcpy(frames[depth].saved, &reg[6],
-                           sizeof(frames->saved));
-                    depth++;
-                    reg[R10] -= NVME_BPF_STACK_SIZE;
-                    pc += i->imm;
-                } else {
-                    const NvmeBpfHelper *h = &prog->helpers->table[i->imm];
-                    bool fault = false;
-
-                    reg[R0] = h->fn(run, &reg[1], &fault);
-                    if (fault) {
-                        FAIL(NVME_BPF_EHELPER);
-                    }
-                }
-                continue;
-            }
-
-            src = i->code & SRC_X ? reg[i->src] : (uint64_t)(int64_t)i->imm;
-            if (CLS(i->code) == CLS_JMP ?
-                bpf_cond(OP(i->code), reg[i->dst], src) :
-                bpf_cond32(OP(i->code), reg[i->dst], src)) {
+        case CLS_JMP32 | JMP_JA:
+            pc += i->imm;
+            break;
+        case CLS_JMP | JMP_JEQ | SRC_X:
+            if ((uint64_t)DST == (uint64_t)SRC) {
                 pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JEQ:
+            if ((uint64_t)DST == (uint64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JEQ | SRC_X:
+            if ((uint32_t)DST == (uint32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JEQ:
+            if ((uint32_t)DST == (uint32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JNE | SRC_X:
+            if ((uint64_t)DST != (uint64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JNE:
+            if ((uint64_t)DST != (uint64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JNE | SRC_X:
+            if ((uint32_t)DST != (uint32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JNE:
+            if ((uint32_t)DST != (uint32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JGT | SRC_X:
+            if ((uint64_t)DST > (uint64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JGT:
+            if ((uint64_t)DST > (uint64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JGT | SRC_X:
+            if ((uint32_t)DST > (uint32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JGT:
+            if ((uint32_t)DST > (uint32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JGE | SRC_X:
+            if ((uint64_t)DST >= (uint64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JGE:
+            if ((uint64_t)DST >= (uint64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JGE | SRC_X:
+            if ((uint32_t)DST >= (uint32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JGE:
+            if ((uint32_t)DST >= (uint32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JLT | SRC_X:
+            if ((uint64_t)DST < (uint64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JLT:
+            if ((uint64_t)DST < (uint64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JLT | SRC_X:
+            if ((uint32_t)DST < (uint32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JLT:
+            if ((uint32_t)DST < (uint32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JLE | SRC_X:
+            if ((uint64_t)DST <= (uint64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JLE:
+            if ((uint64_t)DST <= (uint64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JLE | SRC_X:
+            if ((uint32_t)DST <= (uint32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JLE:
+            if ((uint32_t)DST <= (uint32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSET | SRC_X:
+            if ((uint64_t)DST & (uint64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSET:
+            if ((uint64_t)DST & (uint64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSET | SRC_X:
+            if ((uint32_t)DST & (uint32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSET:
+            if ((uint32_t)DST & (uint32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSGT | SRC_X:
+            if ((int64_t)DST > (int64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSGT:
+            if ((int64_t)DST > (int64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSGT | SRC_X:
+            if ((int32_t)DST > (int32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSGT:
+            if ((int32_t)DST > (int32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSGE | SRC_X:
+            if ((int64_t)DST >= (int64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSGE:
+            if ((int64_t)DST >= (int64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSGE | SRC_X:
+            if ((int32_t)DST >= (int32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSGE:
+            if ((int32_t)DST >= (int32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSLT | SRC_X:
+            if ((int64_t)DST < (int64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSLT:
+            if ((int64_t)DST < (int64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSLT | SRC_X:
+            if ((int32_t)DST < (int32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSLT:
+            if ((int32_t)DST < (int32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSLE | SRC_X:
+            if ((int64_t)DST <= (int64_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP | JMP_JSLE:
+            if ((int64_t)DST <= (int64_t)IMM) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSLE | SRC_X:
+            if ((int32_t)DST <= (int32_t)SRC) {
+                pc += i->off;
+            }
+            break;
+        case CLS_JMP32 | JMP_JSLE:
+            if ((int32_t)DST <= (int32_t)IMM) {
+                pc += i->off;
+            }
+            break;
+
+        case CLS_JMP | JMP_EXIT:
+            if (!depth) {
+                run->r0 = reg[R0];
+                goto out;
+            }
+            depth--;
+            pc = frames[depth].ret;
+            memcpy(&reg[6], frames[depth].saved, sizeof(frames->saved));
+            reg[R10] += NVME_BPF_STACK_SIZE;
+            break;
+
+        case CLS_JMP | JMP_CALL:
+            if (i->src == CALL_LOCAL) {
+                if (depth + 1 >= NVME_BPF_MAX_DEPTH) {
+                    FAIL(NVME_BPF_EDEPTH);
+                }
+                frames[depth].ret = pc;
+                memcpy(frames[depth].saved, &reg[6], sizeof(frames->saved));
+                depth++;
+                reg[R10] -= NVME_BPF_STACK_SIZE;
+                pc += i->imm;
+            } else {
+                const NvmeBpfHelper *h = &prog->helpers->table[i->imm];
+                bool fault = false;
+
+                reg[R0] = h->fn(run, &reg[1], &fault);
+                if (fault) {
+                    FAIL(NVME_BPF_EHELPER);
+                }
+            }
+            break;
+
+        /* the rest: division, sign extension, byte swaps, atomics */
+        case CLS_LDX | MODE_MEMSX | SIZE_B:
+            DST = (int8_t)ldub_p(MEM(SRC + i->off, 1, false));
+            break;
+        case CLS_LDX | MODE_MEMSX | SIZE_H:
+            DST = (int16_t)lduw_le_p(MEM(SRC + i->off, 2, false));
+            break;
+        case CLS_LDX | MODE_MEMSX | SIZE_W:
+            DST = (int32_t)ldl_le_p(MEM(SRC + i->off, 4, false));
+            break;
+
+        case CLS_STX | MODE_ATOMIC | SIZE_W:
+        case CLS_STX | MODE_ATOMIC | SIZE_DW:
+            addr = DST + i->off;
+            if (SIZE(i->code) == SIZE_DW) {
+                src = bpf_atomic64(ATOMIC_PTR(addr, 8), i->imm, SRC, reg[R0]);
+            } else {
+                src = bpf_atomic32(ATOMIC_PTR(addr, 4), i->imm, SRC, reg[R0]);
+            }
+            if (i->imm == ATOMIC_CMPXCHG) {
+                reg[R0] = src;
+            } else if (i->imm & ATOMIC_FETCH) {
+                SRC = src;
+            }
+            break;
+
+        default:
+            /* the verifier lets only arithmetic through to here */
+            src = i->code & SRC_X ? SRC : IMM;
+            if (CLS(i->code) == CLS_ALU64) {
+                if (OP(i->code) == ALU_NEG) {
+                    DST = -DST;
+                } else if (OP(i->code) == ALU_END) {
+                    DST = bpf_end(true, false, i->imm, DST);
+                } else {
+                    DST = bpf_alu64(OP(i->code), i->off, DST, src);
+                }
+            } else {
+                if (OP(i->code) == ALU_NEG) {
+                    DST = (uint32_t)-DST;
+                } else if (OP(i->code) == ALU_END) {
+                    DST = bpf_end(false, i->code & SRC_X, i->imm, DST);
+                } else {
+                    DST = bpf_alu32(OP(i->code), i->off, DST, src);
+                }
             }
             break;
         }
@@ -984,7 +1294,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
 
 out:
     run->insns = n;
-    run->regions[0] = (NvmeBpfRegion) {};
+    regions[0] = (NvmeBpfRegion) {};
     return run->error;
 }
 

@@ -65,7 +65,8 @@ def main():
     for path in inputs:
         code = text_of(path)
         var = os.path.basename(path).split('.')[0].replace('-', '_')
-        lines.append(f'static const uint8_t nvme_bpf_{var}[] = {{')
+        lines.append(f'static const uint8_t nvme_bpf_{var}[] '
+                     '__attribute__((unused)) = {')
         for i in range(0, len(code), 8):
             lines.append('    ' + ', '.join(f'0x{b:02x}'
                                             for b in code[i:i + 8]) + ',')
