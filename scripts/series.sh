@@ -88,8 +88,10 @@ build_each() {
         # Regenerate build.ninja, then build the targets this patch has.
         ninja -C "$tree/build" build.ninja > "$build/series-build.log" 2>&1 &&
             targets=$(for t in $NINJA_TARGETS; do
-                          ninja -C "$tree/build" -t query "$t" \
-                              > /dev/null 2>&1 && echo "$t"
+                          if ninja -C "$tree/build" -t query "$t" \
+                                 > /dev/null 2>&1; then
+                              echo "$t"
+                          fi
                       done) &&
             # shellcheck disable=SC2086
             ninja -C "$tree/build" $targets >> "$build/series-build.log" \
