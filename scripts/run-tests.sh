@@ -48,6 +48,10 @@ if [ -z "$pattern" ]; then
     printf '%s\n' "${paths[@]}" | grep -q '/cp/bpf-'
     result $? "qtest: the eBPF programs of tests/qtest/nvme-bpf were built" \
         "$log"
+    log=$logs/vfio-user.log
+    echo "no vfio-user qtests: QEMU lacks x-remote or vfio-user-pci" > "$log"
+    printf '%s\n' "${paths[@]}" | grep -q '/vfio-user/nvme/'
+    result $? "qtest: the suites also run over vfio-user" "$log"
 fi
 
 for p in "${paths[@]}"; do

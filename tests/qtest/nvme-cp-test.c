@@ -1304,34 +1304,33 @@ static void test_one_line(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+#define CP(name, body) \
+    { "cp/" name, body, cp_setup, "subsys=subsys0" }
+
+static const QNvmeTest nvme_cp_tests[] = {
+    CP("identify", test_identify),
+    CP("program-list", test_program_list),
+    CP("activation", test_activation),
+    CP("load", test_load),
+    CP("mrs", test_mrs),
+    CP("reduce", test_reduce),
+    CP("checksums", test_checksums),
+    CP("filter-copy-count", test_filter_copy_count),
+    CP("compress", test_compress),
+    CP("exec-errors", test_exec_errors),
+    CP("concurrency", test_concurrency),
+    CP("budget-reset", test_budget_reset),
+    { "cp/one-line", test_one_line, image_setup,
+      "drive=nvm0,compute=on,slm.size=1M" },
+    CP("bpf-load", test_bpf_load),
+    CP("bpf-programs", test_bpf_programs),
+    CP("bpf-hostile", test_bpf_hostile),
+    { }
+};
+
 static void nvme_cp_register_tests(void)
 {
-    QOSGraphTestOptions opts = {
-        .before = cp_setup,
-        .edge.extra_device_opts = "subsys=subsys0",
-    };
-    QOSGraphTestOptions one_line = {
-        .before = image_setup,
-        .edge.extra_device_opts = "drive=nvm0,compute=on,slm.size=1M",
-    };
-
-    qos_add_test("cp/identify", "nvme", test_identify, &opts);
-    qos_add_test("cp/program-list", "nvme", test_program_list, &opts);
-    qos_add_test("cp/activation", "nvme", test_activation, &opts);
-    qos_add_test("cp/load", "nvme", test_load, &opts);
-    qos_add_test("cp/mrs", "nvme", test_mrs, &opts);
-    qos_add_test("cp/reduce", "nvme", test_reduce, &opts);
-    qos_add_test("cp/checksums", "nvme", test_checksums, &opts);
-    qos_add_test("cp/filter-copy-count", "nvme", test_filter_copy_count,
-                 &opts);
-    qos_add_test("cp/compress", "nvme", test_compress, &opts);
-    qos_add_test("cp/exec-errors", "nvme", test_exec_errors, &opts);
-    qos_add_test("cp/concurrency", "nvme", test_concurrency, &opts);
-    qos_add_test("cp/budget-reset", "nvme", test_budget_reset, &opts);
-    qos_add_test("cp/one-line", "nvme", test_one_line, &one_line);
-    qos_add_test("cp/bpf-load", "nvme", test_bpf_load, &opts);
-    qos_add_test("cp/bpf-programs", "nvme", test_bpf_programs, &opts);
-    qos_add_test("cp/bpf-hostile", "nvme", test_bpf_hostile, &opts);
+    qnvme_add_tests(nvme_cp_tests);
 }
 
 libqos_init(nvme_cp_register_tests);

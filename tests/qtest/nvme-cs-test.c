@@ -216,16 +216,16 @@ static void test_nvm_only(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+static const QNvmeTest nvme_cs_tests[] = {
+    { "cs/identify", test_identify, nvme_cs_test_setup, "drive=nvm0" },
+    { "cs/zoned-io", test_zoned_io, nvme_cs_test_setup, "drive=nvm0" },
+    { "cs/nvm-only", test_nvm_only, nvme_cs_test_setup, "drive=nvm0" },
+    { }
+};
+
 static void nvme_cs_register_tests(void)
 {
-    QOSGraphTestOptions opts = {
-        .before = nvme_cs_test_setup,
-        .edge.extra_device_opts = "drive=nvm0",
-    };
-
-    qos_add_test("cs/identify", "nvme", test_identify, &opts);
-    qos_add_test("cs/zoned-io", "nvme", test_zoned_io, &opts);
-    qos_add_test("cs/nvm-only", "nvme", test_nvm_only, &opts);
+    qnvme_add_tests(nvme_cs_tests);
 }
 
 libqos_init(nvme_cs_register_tests);

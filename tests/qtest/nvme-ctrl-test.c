@@ -228,17 +228,18 @@ static void test_invalid_opcode(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+static const QNvmeTest nvme_ctrl_tests[] = {
+    { "ctrl/identify", test_identify_ctrl, nvme_ctrl_test_setup, "drive=nvm0" },
+    { "ctrl/rw-prp", test_rw_prp, nvme_ctrl_test_setup, "drive=nvm0" },
+    { "ctrl/css", test_css, nvme_ctrl_test_setup, "drive=nvm0" },
+    { "ctrl/invalid-opcode", test_invalid_opcode, nvme_ctrl_test_setup,
+      "drive=nvm0" },
+    { }
+};
+
 static void nvme_ctrl_register_tests(void)
 {
-    QOSGraphTestOptions opts = {
-        .before = nvme_ctrl_test_setup,
-        .edge.extra_device_opts = "drive=nvm0",
-    };
-
-    qos_add_test("ctrl/identify", "nvme", test_identify_ctrl, &opts);
-    qos_add_test("ctrl/rw-prp", "nvme", test_rw_prp, &opts);
-    qos_add_test("ctrl/css", "nvme", test_css, &opts);
-    qos_add_test("ctrl/invalid-opcode", "nvme", test_invalid_opcode, &opts);
+    qnvme_add_tests(nvme_ctrl_tests);
 }
 
 libqos_init(nvme_ctrl_register_tests);

@@ -841,45 +841,39 @@ static void test_bad_setup(void *obj, void *data, QGuestAllocator *alloc)
     }
 }
 
+#define SLM(name, body) \
+    { "slm/" name, body, slm_subsys_setup, "subsys=subsys0" }
+
+static const QNvmeTest nvme_slm_tests[] = {
+    SLM("identify", test_identify),
+    SLM("css-nvm", test_css_nvm),
+    SLM("rw", test_rw),
+    SLM("fill", test_fill),
+    SLM("copy-from-nvm", test_copy_from_nvm),
+    SLM("copy-mem", test_copy_mem),
+    SLM("nvm-copy-from-slm", test_nvm_copy_from_slm),
+    SLM("wrong-command-set", test_wrong_command_set),
+    SLM("reset", test_reset),
+    SLM("reachability", test_reachability),
+    { "slm/one-line", test_one_line, image_setup,
+      "drive=nvm0,slm=on,slm.size=1M,slm.ns-size=512K" },
+    { "slm/one-line-nsid", test_one_line_nsid, one_line_nsid_setup,
+      "slm=on,slm.size=1M,slm.nsid=5" },
+    { "slm/no-slm", test_no_slm, image_setup, "drive=nvm0" },
+    /* a second controller of the subsystem, in the same QEMU */
+    { "slm/shared", test_shared, slm_subsys_setup, "subsys=subsys0",
+      .local_only = true },
+    /* these start QEMU themselves */
+    { "slm/persistent", test_persistent, image_setup, "drive=nvm0",
+      .local_only = true },
+    { "slm/bad-setup", test_bad_setup, image_setup, "drive=nvm0",
+      .local_only = true },
+    { }
+};
+
 static void nvme_slm_register_tests(void)
 {
-    QOSGraphTestOptions opts = {
-        .before = slm_subsys_setup,
-        .edge.extra_device_opts = "subsys=subsys0",
-    };
-    QOSGraphTestOptions one_line = {
-        .before = image_setup,
-        .edge.extra_device_opts = "drive=nvm0,slm=on,slm.size=1M,"
-                                  "slm.ns-size=512K",
-    };
-    QOSGraphTestOptions one_line_nsid = {
-        .before = one_line_nsid_setup,
-        .edge.extra_device_opts = "slm=on,slm.size=1M,slm.nsid=5",
-    };
-    QOSGraphTestOptions plain = {
-        .before = image_setup,
-        .edge.extra_device_opts = "drive=nvm0",
-    };
-
-    qos_add_test("slm/identify", "nvme", test_identify, &opts);
-    qos_add_test("slm/css-nvm", "nvme", test_css_nvm, &opts);
-    qos_add_test("slm/rw", "nvme", test_rw, &opts);
-    qos_add_test("slm/fill", "nvme", test_fill, &opts);
-    qos_add_test("slm/copy-from-nvm", "nvme", test_copy_from_nvm, &opts);
-    qos_add_test("slm/copy-mem", "nvme", test_copy_mem, &opts);
-    qos_add_test("slm/nvm-copy-from-slm", "nvme", test_nvm_copy_from_slm,
-                 &opts);
-    qos_add_test("slm/wrong-command-set", "nvme", test_wrong_command_set,
-                 &opts);
-    qos_add_test("slm/reset", "nvme", test_reset, &opts);
-    qos_add_test("slm/shared", "nvme", test_shared, &opts);
-    qos_add_test("slm/reachability", "nvme", test_reachability, &opts);
-    qos_add_test("slm/one-line", "nvme", test_one_line, &one_line);
-    qos_add_test("slm/one-line-nsid", "nvme", test_one_line_nsid,
-                 &one_line_nsid);
-    qos_add_test("slm/no-slm", "nvme", test_no_slm, &plain);
-    qos_add_test("slm/persistent", "nvme", test_persistent, &plain);
-    qos_add_test("slm/bad-setup", "nvme", test_bad_setup, &plain);
+    qnvme_add_tests(nvme_slm_tests);
 }
 
 libqos_init(nvme_slm_register_tests);
