@@ -228,12 +228,54 @@ static void test_invalid_opcode(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+/* Wait for MSI-X @vector (masked) to be pending */
+static void wait_msix(QNvme *n, uint16_t vector)
+{
+    gint64 deadline = g_get_monotonic_time() + QNVME_TIMEOUT_US;
+
+    while (!qpci_msix_pending(&n->dev, vector)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        qtest_clock_step(qnvme_qts(n), 1000);
+    }
+}
+
+/*
+ * MSI-X: completions on the admin queue raise vector 0, those on an I/O
+ * completion queue the vector it was created with, several I/O queues.
+ */
+static void test_msix(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeCmd flush = { .opcode = NVME_CMD_FLUSH,
+                      .nsid = cpu_to_le32(TEST_NSID) };
+    uint8_t id[NVME_IDENTIFY_DATA_SIZE];
+
+    qnvme_msix_enable(n);
+    qnvme_enable(n, NVME_CC_CSS_NVM);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CTRL, 0, 0, 0, id), ==,
+                    NVME_SUCCESS);
+    wait_msix(n, 0);
+
+    for (uint16_t qid = 1; qid <= 3; qid++) {
+        g_assert_cmphex(qnvme_create_cq_irq(n, qid, QNVME_IO_QUEUE_SIZE,
+                                            qid), ==, NVME_SUCCESS);
+        g_assert_cmphex(qnvme_create_sq(n, qid, qid, QNVME_IO_QUEUE_SIZE),
+                        ==, NVME_SUCCESS);
+        g_assert_false(qpci_msix_pending(&n->dev, qid));
+        g_assert_cmphex(qnvme_cmd(n, qid, &flush, NULL), ==, NVME_SUCCESS);
+        wait_msix(n, qid);
+    }
+
+    qnvme_disable(n);
+}
+
 static const QNvmeTest nvme_ctrl_tests[] = {
     { "ctrl/identify", test_identify_ctrl, nvme_ctrl_test_setup, "drive=nvm0" },
     { "ctrl/rw-prp", test_rw_prp, nvme_ctrl_test_setup, "drive=nvm0" },
     { "ctrl/css", test_css, nvme_ctrl_test_setup, "drive=nvm0" },
     { "ctrl/invalid-opcode", test_invalid_opcode, nvme_ctrl_test_setup,
       "drive=nvm0" },
+    { "ctrl/msix", test_msix, nvme_ctrl_test_setup, "drive=nvm0" },
     { }
 };
 

@@ -151,6 +151,22 @@ void qnvme_disable(QNvme *n)
     }
 }
 
+/*
+ * Enable MSI-X, its vectors masked, so that qpci_msix_pending() tells
+ * which fired.  The table is in BAR0, which MSI-X maps for both.
+ */
+void qnvme_msix_enable(QNvme *n)
+{
+    if (n->bar_mapped) {
+        qpci_iounmap(&n->dev, n->bar);
+    } else {
+        qpci_device_enable(&n->dev);
+    }
+    qpci_msix_enable(&n->dev);
+    n->bar = n->dev.msix_table_bar;
+    n->bar_mapped = true;
+}
+
 void qnvme_enable(QNvme *n, uint8_t css)
 {
     uint32_t cc = 0;
@@ -401,10 +417,18 @@ uint16_t qnvme_set_features(QNvme *n, uint8_t fid, uint32_t nsid,
 
 uint16_t qnvme_create_cq(QNvme *n, uint16_t qid, uint16_t size)
 {
+    return qnvme_create_cq_irq(n, qid, size, -1);
+}
+
+uint16_t qnvme_create_cq_irq(QNvme *n, uint16_t qid, uint16_t size,
+                             int vector)
+{
     NvmeCmd cmd = {
         .opcode = NVME_ADM_CMD_CREATE_CQ,
         .cdw10 = cpu_to_le32((uint32_t)(size - 1) << 16 | qid),
-        .cdw11 = cpu_to_le32(1),        /* physically contiguous, no IRQ */
+        /* physically contiguous; interrupts enabled on @vector, if any */
+        .cdw11 = cpu_to_le32(vector < 0 ? 1 :
+                             (uint32_t)vector << 16 | 1 << 1 | 1),
     };
     uint16_t status;
 

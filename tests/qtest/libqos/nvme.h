@@ -99,6 +99,7 @@ void qnvme_vfu_stop(QNvmeVfu *v);
 
 /* Controller state. */
 void qnvme_enable(QNvme *n, uint8_t css);
+void qnvme_msix_enable(QNvme *n);
 void qnvme_disable(QNvme *n);
 uint32_t qnvme_readl(QNvme *n, uint64_t off);
 void qnvme_writel(QNvme *n, uint64_t off, uint32_t val);
@@ -147,6 +148,9 @@ uint16_t qnvme_get_features(QNvme *n, uint8_t fid, uint32_t nsid,
 uint16_t qnvme_set_features(QNvme *n, uint8_t fid, uint32_t nsid,
                             uint32_t cdw11, uint32_t *result);
 uint16_t qnvme_create_cq(QNvme *n, uint16_t qid, uint16_t size);
+/* ... with interrupts on MSI-X @vector (none if negative) */
+uint16_t qnvme_create_cq_irq(QNvme *n, uint16_t qid, uint16_t size,
+                             int vector);
 uint16_t qnvme_create_sq(QNvme *n, uint16_t qid, uint16_t cqid,
                          uint16_t size);
 uint16_t qnvme_delete_sq(QNvme *n, uint16_t qid);
