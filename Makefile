@@ -3,7 +3,8 @@
 #   make            build qemu-system-x86_64 and the tests (configures first)
 #   make check      run every test, print "N passed, N failed"
 #   make run        start QEMU with the device and show it
-#   make bench      measure the eBPF machine against native C
+#   make bench      measure the eBPF machine against native C, and NVMe
+#                   over vfio-user against in process
 #   make refresh    write edits made in build/qemu back into patches/
 #   make series     export the series as git format-patch files (build/series)
 #   make check-series  build the exported series at every patch
@@ -26,6 +27,8 @@ run: all
 
 bench: all
 	build/qemu/build/tests/bench/nvme-bpf-bench $(MIB)
+	QTEST_QEMU_BINARY=build/qemu/build/qemu-system-x86_64 \
+		build/qemu/build/tests/qtest/nvme-vfu-bench $(COMMANDS)
 
 refresh:
 	scripts/refresh.sh $(if $(NEW),--new "$(NEW)")

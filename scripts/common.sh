@@ -64,7 +64,7 @@ export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 # What "make" builds in the QEMU tree.
 NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test tests/unit/test-nvme-bpf
-tests/bench/nvme-bpf-bench"
+tests/bench/nvme-bpf-bench tests/qtest/nvme-vfu-bench"
 
 # QEMU run from its build directory looks for firmware under qemu-bundle/,
 # relocating the --firmwarepath directories there: point those at Debian's
