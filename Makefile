@@ -2,7 +2,8 @@
 #
 #   make            build qemu-system-x86_64 and the tests (configures first)
 #   make check      run every test, print "N passed, N failed"
-#   make run        start QEMU with the device and show it
+#   make run        boot a Linux guest with the device and run the demo
+#   make check-guest  the end-to-end tests in the guest (also in make check)
 #   make bench      measure the eBPF machine against native C, and NVMe
 #                   over vfio-user against in process
 #   make refresh    write edits made in build/qemu back into patches/
@@ -10,8 +11,8 @@
 #   make check-series  build the exported series at every patch
 #   make check-sanitizers  run the qtests against an ASan+UBSan build
 
-.PHONY: all configure check run bench refresh series check-series \
-	check-sanitizers clean distclean
+.PHONY: all configure check check-guest run bench refresh series \
+	check-series check-sanitizers clean distclean
 
 all:
 	scripts/build.sh
@@ -24,6 +25,9 @@ check: all
 
 run: all
 	scripts/run-demo.sh
+
+check-guest: all
+	scripts/run-guest.sh e2e
 
 bench: all
 	build/qemu/build/tests/bench/nvme-bpf-bench $(MIB)
@@ -43,7 +47,8 @@ check-sanitizers:
 	scripts/check-sanitizers.sh
 
 clean:
-	rm -rf build/qemu/build build/series build/series-tree build/asan-tree
+	rm -rf build/qemu/build build/series build/series-tree build/asan-tree \
+		build/guest
 
 distclean:
 	rm -rf build

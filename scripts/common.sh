@@ -4,7 +4,7 @@ build=$top/build
 qemu=$build/qemu
 
 # Directories whose files are ours, linked into the tree at the same paths.
-OVERLAY_DIRS="hw include tests/qtest tests/unit tests/bench docs"
+OVERLAY_DIRS="hw include tests/qtest tests/unit tests/bench contrib docs"
 
 # Commits made by the scripts in the assembled tree need an identity; a
 # fresh machine may have none configured.

@@ -1,37 +1,21 @@
 #!/bin/bash
-# Start qemu-system-x86_64 with an NVMe controller, an NVM namespace and a
-# subsystem local memory with a memory namespace, show them through the
-# monitor (info pci, info qtree, info block) and quit.
+# make run: boot a Linux guest (Debian's kernel, under TCG) with the
+# computational storage device and run the narrated demo of
+# tests/guest/demo.sh in it.  Builds what is missing first (make does QEMU;
+# the guest is built from Debian packages on first use).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-bin=$qemu/build/qemu-system-x86_64
-[ -x "$bin" ] || die "not built; run make"
-img=$build/demo-nvm0.img
-[ -f "$img" ] || truncate -s 64M "$img"
+[ -x "$qemu/build/qemu-system-x86_64" ] || die "not built; run make"
+cat <<'TXT'
+Booting a Linux guest with an NVMe controller that has an NVM namespace
+(1), a subsystem local memory namespace (2) and a compute namespace (3):
 
-args=(-machine q35 -accel tcg -nodefaults -display none -S
-      -drive "id=nvm0,if=none,file=$img,format=raw"
-      -device nvme,id=nvme0,serial=csd0,slm=on,slm.size=16M,slm.nsid=2
-      -device nvme-ns,id=ns1,bus=nvme0,nsid=1,drive=nvm0
-      -monitor stdio)
-echo "\$ qemu-system-x86_64 ${args[*]}"
-# The monitor echoes what it reads; keep only what it prints.
-out=$(printf 'info pci\ninfo qtree\ninfo block\nquit\n' | "$bin" "${args[@]}" 2>&1 |
-      grep -v '^(qemu)\|^QEMU .* monitor')
+  qemu-system-x86_64 -machine q35 -accel tcg -m 512M -kernel vmlinuz ...
+    -drive file=nvm.img,if=none,id=nvm0,format=raw
+    -device nvme,serial=csd0,drive=nvm0,compute=on,slm.size=64M
 
-echo
-echo "(qemu) info pci    # the NVMe controller, PCI id 1b36:0010"
-awk '/^  Bus/ { blk = $0; next }
-     { blk = blk "\n" $0 }
-     /^      id "nvme0"/ { print blk }' <<<"$out"
-
-echo
-echo "(qemu) info qtree  # the controller (class 0108: NVM Express) and its SLM"
-awk '/dev: nvme, id "nvme0"/ { on = 1; ind = match($0, /[^ ]/) }
-     on && /^ *(dev|bus):/ && match($0, /[^ ]/) <= ind && !/nvme0/ { on = 0 }
-     on && /dev:|bus:|type |serial|class |mdts|slm/' <<<"$out"
-
-echo
-echo "(qemu) info block  # namespace 1 (device ns1) and its image"
-awk '/^nvm0 / { on = 1 } on && /^$/ { on = 0 } on' <<<"$out"
+The guest runs tests/guest/demo.sh with nvme-cli and nvme-cs.
+TXT
+exec "$top/scripts/run-guest.sh" "$@" demo 2>&1 |
+    grep --line-buffered -v '^\[ *[0-9.]*\]'

@@ -39,6 +39,7 @@ qos=$qbuild/tests/qtest/qos-test
 # The NVMe qtests of every machine the qos graph offers.
 mapfile -t paths < <("$qos" -l | grep '/nvme/' | grep -F -- "$pattern")
 [ "${#paths[@]}" -gt 0 ] || [[ unit/test-nvme-bpf == *"$pattern"* ]] ||
+    [[ guest/e2e == *"$pattern"* ]] ||
     die "no test matches '$pattern'"
 # The eBPF qtests need programs built with clang: without them, fail.
 if [ -z "$pattern" ]; then
@@ -83,6 +84,18 @@ if [ -z "$pattern" ] || [[ unit/test-nvme-bpf == *"$pattern"* ]]; then
     fi
     result $rc "unit tests/unit/test-nvme-bpf: $(grep -c '^ok ' "$log") cases; $(
         sed -n 's/^# conformance: //p' "$log")" "$log"
+fi
+
+# The end-to-end tests in a Linux guest (tests/guest/e2e.sh)
+if [ -z "${QEMU_BUILD:-}" ] &&
+   { [ -z "$pattern" ] || [[ guest/e2e == *"$pattern"* ]]; }; then
+    log=$logs/guest.log
+    "$top/scripts/run-guest.sh" e2e > "$log" 2>&1
+    rc=$?
+    result $rc "guest: Linux, nvme-cli and nvme-cs end to end: $(
+        grep -a 'passed, .* failed' "$log" | tr -d '\r'); $(
+        grep -a '^guest: e2e finished' "$log" | sed 's/^guest: e2e //')" \
+        "$log"
 fi
 
 if [ -z "$pattern" ] && [ -z "${QEMU_BUILD:-}" ]; then

@@ -792,7 +792,7 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
         .pdata = g_steal_pointer(&pdata),
         .plen = dlen,
         .deadline = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
-                    cp->params.budget_ms * SCALE_MS,
+                    (int64_t)cp->params.budget_ms * SCALE_MS,
     };
     if (mrs) {
         job->ctx.nranges = mrs->nranges;

@@ -918,6 +918,10 @@ static void test_budget_reset(void *obj, void *data, QGuestAllocator *alloc)
     start(n);
     g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 1, 0, &result), ==,
                     NVME_SUCCESS);
+    /* a budget of 120 s is not cut to 2^32 ns (4.3 s) */
+    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 4400, 0, &result), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpint(result, >=, 4400);
     g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
                     ==, NVME_SUCCESS);
     g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_WAIT,

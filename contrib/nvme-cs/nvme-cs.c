@@ -1,0 +1,856 @@
+/*
+ * nvme-cs: drive NVMe computational storage (Subsystem Local Memory and
+ * Computational Programs) from Linux through the NVMe passthrough ioctls
+ *
+ * Admin commands go to the controller (/dev/nvmeX), I/O commands to the
+ * generic char device of a namespace (/dev/ngXnY).  Command layouts and
+ * values come from QEMU's block/nvme.h and block/nvme-csd.h, the same
+ * definitions the emulated device uses.  Built static for small guests.
+ *
+ * Copyright (c) 2026 The QEMU computational storage authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu-compat.h"
+#include "block/nvme.h"
+#include "block/nvme-csd.h"
+
+#include <elf.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/nvme_ioctl.h>
+
+#ifndef EM_BPF
+#define EM_BPF      247
+#endif
+
+#define MAX_RANGES  64
+#define SLOTS_MAX   1024
+
+static const char *prog_name = "nvme-cs";
+
+/*
+ * Statuses by name
+ */
+
+static const char *status_name(int status)
+{
+    static const struct {
+        int sc;
+        const char *name;
+    } names[] = {
+        { 0x000, "Successful Completion" },
+        { 0x001, "Invalid Command Opcode" },
+        { 0x002, "Invalid Field in Command" },
+        { 0x004, "Data Transfer Error" },
+        { 0x006, "Internal Error" },
+        { 0x007, "Command Abort Requested" },
+        { 0x00b, "Invalid Namespace or Format" },
+        { 0x080, "LBA Out of Range" },
+        { 0x102, "Invalid Log Page" },
+        { 0x185, "Incompatible Namespace or Format" },
+        { 0x186, "Fast Copy Not Possible" },
+        { 0x187, "Overlapping I/O Range" },
+        { 0x188, "Namespace Not Reachable" },
+        { 0x189, "Insufficient Resources" },
+        { 0x18a, "Insufficient Program Resources" },
+        { 0x18b, "Invalid Memory Namespace" },
+        { 0x18c, "Invalid Memory Range Set" },
+        { 0x18d, "Invalid Memory Range Set Identifier" },
+        { 0x18e, "Invalid Program Data" },
+        { 0x18f, "Invalid Program Index" },
+        { 0x190, "Invalid Program Type" },
+        { 0x191, "Maximum Memory Ranges Exceeded" },
+        { 0x192, "Maximum Memory Range Sets Exceeded" },
+        { 0x193, "Maximum Programs Activated" },
+        { 0x194, "Maximum Program Bytes Exceeded" },
+        { 0x195, "Memory Range Set In Use" },
+        { 0x196, "No Program" },
+        { 0x197, "Overlapping Memory Ranges" },
+        { 0x198, "Program Not Activated" },
+        { 0x199, "Program In Use" },
+        { 0x19a, "Program Index Not Downloadable" },
+        { 0x19b, "Program Too Big" },
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (names[i].sc == (status & 0x7ff)) {
+            return names[i].name;
+        }
+    }
+    return "Unknown Status";
+}
+
+/*
+ * Passthrough
+ */
+
+typedef struct Dev {
+    int         fd;
+    uint32_t    nsid;           /* of a namespace char device, else 0 */
+} Dev;
+
+static Dev open_dev(const char *path)
+{
+    Dev d = { .fd = open(path, O_RDWR) };
+    int nsid;
+
+    if (d.fd < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog_name, path, strerror(errno));
+        exit(1);
+    }
+    nsid = ioctl(d.fd, NVME_IOCTL_ID);
+    d.nsid = nsid > 0 ? nsid : 0;
+    return d;
+}
+
+/*
+ * Send @cmd (its dwords as the device sees them) with @len bytes at @buf;
+ * the 64-bit result in *result.  Returns the NVMe status, or exits on an
+ * ioctl error.
+ */
+static int submit(Dev *d, bool admin, const void *cmd, void *buf,
+                  uint32_t len, uint64_t *result)
+{
+    const NvmeCmd *c = cmd;
+    const uint32_t *dw = cmd;
+    struct nvme_passthru_cmd64 p = {
+        .opcode = c->opcode,
+        .nsid = le32toh(c->nsid),
+        .cdw2 = le32toh(dw[2]),
+        .cdw3 = le32toh(dw[3]),
+        .addr = (uintptr_t)buf,
+        .data_len = len,
+        .cdw10 = le32toh(dw[10]),
+        .cdw11 = le32toh(dw[11]),
+        .cdw12 = le32toh(dw[12]),
+        .cdw13 = le32toh(dw[13]),
+        .cdw14 = le32toh(dw[14]),
+        .cdw15 = le32toh(dw[15]),
+    };
+    int ret = ioctl(d->fd, admin ? NVME_IOCTL_ADMIN64_CMD :
+                                   NVME_IOCTL_IO64_CMD, &p);
+
+    if (ret < 0) {
+        fprintf(stderr, "%s: passthrough: %s\n", prog_name, strerror(errno));
+        exit(1);
+    }
+    if (result) {
+        *result = p.result;
+    }
+    return ret;
+}
+
+static int check(int status, const char *what)
+{
+    if (status) {
+        fprintf(stderr, "%s: %s: %s (0x%03x%s)\n", prog_name, what,
+                status_name(status), status & 0x7ff,
+                status & 0x4000 ? ", do not retry" : "");
+        exit(2);
+    }
+    return 0;
+}
+
+static void *identify(Dev *d, uint8_t cns, uint32_t nsid, uint8_t csi)
+{
+    static uint8_t buf[NVME_IDENTIFY_DATA_SIZE];
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_IDENTIFY,
+        .nsid = htole32(nsid),
+        .cdw10 = htole32(cns),
+        .cdw11 = htole32((uint32_t)csi << 24),
+    };
+
+    check(submit(d, true, &cmd, buf, sizeof(buf), NULL), "Identify");
+    return buf;
+}
+
+static int get_log(Dev *d, uint8_t lid, uint32_t nsid, uint8_t csi,
+                   void *buf, uint32_t len)
+{
+    uint32_t numd = len / 4 - 1;
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_GET_LOG_PAGE,
+        .nsid = htole32(nsid),
+        .cdw10 = htole32(lid | (numd & 0xffff) << 16),
+        .cdw11 = htole32(numd >> 16),
+        .cdw14 = htole32((uint32_t)csi << 24),
+    };
+
+    return submit(d, true, &cmd, buf, len, NULL);
+}
+
+/*
+ * Options shared by the commands
+ */
+
+typedef struct Opts {
+    uint32_t    nsid;
+    int         slot;
+    uint64_t    offset, src_offset, length, slba, cparam1, cparam2, puid;
+    bool        has_length, has_slba, has_src_offset, has_puid;
+    uint32_t    nlb, nvm_nsid, rsid, chunk;
+    const char  *file, *data, *section;
+    char        *ranges[MAX_RANGES];
+    int         nranges;
+} Opts;
+
+/* A decimal or 0x-prefixed hexadecimal number of up to 64 bits */
+static uint64_t number(const char *s)
+{
+    bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    const char *p = hex ? s + 2 : s;
+    unsigned base = hex ? 16 : 10;
+    uint64_t v = 0;
+
+    do {
+        unsigned d = *p >= '0' && *p <= '9' ? *p - '0' :
+                     *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 :
+                     *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : 16;
+
+        if (d >= base || v > (UINT64_MAX - d) / base) {
+            fprintf(stderr, "%s: not a number: %s\n", prog_name, s);
+            exit(1);
+        }
+        v = v * base + d;
+    } while (*++p);
+    return v;
+}
+
+static void parse(int argc, char **argv, Opts *o, void (*usage)(void))
+{
+    static const struct option longopts[] = {
+        { "namespace-id", required_argument, NULL, 'n' },
+        { "slot", required_argument, NULL, 's' },
+        { "offset", required_argument, NULL, 'o' },
+        { "length", required_argument, NULL, 'l' },
+        { "file", required_argument, NULL, 'f' },
+        { "range", required_argument, NULL, 'r' },
+        { "rsid", required_argument, NULL, 'R' },
+        { "cparam1", required_argument, NULL, '1' },
+        { "cparam2", required_argument, NULL, '2' },
+        { "data", required_argument, NULL, 'd' },
+        { "nvm-nsid", required_argument, NULL, 'N' },
+        { "slba", required_argument, NULL, 'S' },
+        { "nlb", required_argument, NULL, 'c' },
+        { "src-offset", required_argument, NULL, 'O' },
+        { "section", required_argument, NULL, 'x' },
+        { "chunk", required_argument, NULL, 'k' },
+        { "puid", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { }
+    };
+    int c;
+
+    *o = (Opts) { .slot = -1, .chunk = 4096, .section = ".text" };
+    while ((c = getopt_long(argc, argv, "n:s:o:l:f:r:d:h", longopts,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            o->nsid = number(optarg);
+            break;
+        case 's':
+            o->slot = number(optarg);
+            break;
+        case 'o':
+            o->offset = number(optarg);
+            break;
+        case 'l':
+            o->length = number(optarg);
+            o->has_length = true;
+            break;
+        case 'f':
+            o->file = optarg;
+            break;
+        case 'r':
+            if (o->nranges == MAX_RANGES) {
+                fprintf(stderr, "%s: too many ranges\n", prog_name);
+                exit(1);
+            }
+            o->ranges[o->nranges++] = optarg;
+            break;
+        case 'R':
+            o->rsid = number(optarg);
+            break;
+        case '1':
+            o->cparam1 = number(optarg);
+            break;
+        case '2':
+            o->cparam2 = number(optarg);
+            break;
+        case 'd':
+            o->data = optarg;
+            break;
+        case 'N':
+            o->nvm_nsid = number(optarg);
+            break;
+        case 'S':
+            o->slba = number(optarg);
+            o->has_slba = true;
+            break;
+        case 'c':
+            o->nlb = number(optarg);
+            break;
+        case 'O':
+            o->src_offset = number(optarg);
+            o->has_src_offset = true;
+            break;
+        case 'x':
+            o->section = optarg;
+            break;
+        case 'k':
+            o->chunk = number(optarg);
+            break;
+        case 'p':
+            o->puid = number(optarg);
+            o->has_puid = true;
+            break;
+        case 'h':
+            usage();
+            exit(0);
+        default:
+            usage();
+            exit(1);
+        }
+    }
+}
+
+static void *read_file(const char *path, uint32_t *len)
+{
+    struct stat st;
+    void *buf;
+    int fd = open(path, O_RDONLY);
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog_name, path, strerror(errno));
+        exit(1);
+    }
+    buf = malloc(st.st_size ? st.st_size : 1);
+    if (!buf || read(fd, buf, st.st_size) != st.st_size) {
+        fprintf(stderr, "%s: %s: cannot read\n", prog_name, path);
+        exit(1);
+    }
+    close(fd);
+    *len = st.st_size;
+    return buf;
+}
+
+static void need(bool ok, const char *what, void (*usage)(void))
+{
+    if (!ok) {
+        fprintf(stderr, "%s: %s\n", prog_name, what);
+        usage();
+        exit(1);
+    }
+}
+
+/*
+ * list
+ */
+
+static void usage_list(void)
+{
+    printf("Usage: %s list <controller>\n\n"
+           "List the memory (CSI 03h) and compute (CSI 04h) namespaces of "
+           "the controller,\nwith the programs of each compute namespace.\n",
+           prog_name);
+}
+
+static void list_programs(Dev *d, uint32_t nsid)
+{
+    static const char *const occ[] = {
+        "empty", "downloaded", "device-defined", "?",
+    };
+    struct {
+        NvmeProgramListLog hdr;
+        NvmeProgramDescr d[SLOTS_MAX];
+    } *log = calloc(1, sizeof(*log));
+    uint32_t n;
+
+    check(get_log(d, NVME_LOG_PROGRAM_LIST, nsid, NVME_CSI_CP, log,
+                  sizeof(*log)), "Get Log Page (Program List)");
+    n = le32toh(log->hdr.numd);
+    for (uint32_t i = 0; i < n && i < SLOTS_MAX; i++) {
+        NvmeProgramDescr *p = &log->d[i];
+
+        printf("  slot %-3u %-14s%s", i, occ[p->flags & 3],
+               p->flags & NVME_PROG_DESCR_ACT ? " active" : "");
+        if ((p->flags & 3) == NVME_PEOCC_DOWNLOADED) {
+            printf(" type 0x%02x puid 0x%016" PRIx64, p->ptype,
+                   (uint64_t)le64toh(p->puid));
+        }
+        printf("\n");
+    }
+    free(log);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    static const struct {
+        uint8_t csi;
+        const char *name;
+    } sets[] = {
+        { NVME_CSI_SLM, "memory" },
+        { NVME_CSI_CP, "compute" },
+    };
+    Opts o;
+    Dev d;
+
+    parse(argc, argv, &o, usage_list);
+    need(optind < argc, "no controller given", usage_list);
+    d = open_dev(argv[optind]);
+
+    for (size_t s = 0; s < 2; s++) {
+        uint32_t list[1024];
+
+        memcpy(list, identify(&d, NVME_ID_CNS_CS_NS_ACTIVE_LIST, 0,
+                              sets[s].csi), sizeof(list));
+        for (int i = 0; i < 1024 && list[i]; i++) {
+            uint32_t nsid = le32toh(list[i]);
+
+            if (sets[s].csi == NVME_CSI_SLM) {
+                NvmeIdNsSlm *id = identify(&d, NVME_ID_CNS_CS_NS, nsid,
+                                           NVME_CSI_SLM);
+
+                printf("nsid %u: memory namespace, %" PRIu64 " bytes\n",
+                       nsid, (uint64_t)le64toh(id->msz));
+            } else {
+                NvmeIdNsCp *id = identify(&d, NVME_ID_CNS_CS_NS, nsid,
+                                          NVME_CSI_CP);
+
+                printf("nsid %u: compute namespace, %u programs active at "
+                       "most, %u memory range sets of %u ranges\n", nsid,
+                       le16toh(id->maxact), le16toh(id->maxmemrs),
+                       id->maxmemr);
+                list_programs(&d, nsid);
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * Subsystem local memory
+ */
+
+static void usage_slm(void)
+{
+    printf("Usage:\n"
+           "  %1$s slm-write <ngdev> -o OFFSET -f FILE\n"
+           "  %1$s slm-read  <ngdev> -o OFFSET -l LENGTH [-f FILE]\n"
+           "  %1$s slm-fill  <ngdev> -o OFFSET -l LENGTH\n"
+           "  %1$s slm-copy  <ngdev> -o OFFSET --nvm-nsid NSID --slba LBA "
+           "--nlb N\n"
+           "  %1$s slm-copy  <ngdev> -o OFFSET --src-offset OFFSET "
+           "-l LENGTH\n\n"
+           "Memory Write, Read (to FILE or standard output) and Fill "
+           "(zeroes) of a memory\nnamespace; Memory Copy into it from "
+           "logical blocks of an NVM namespace or\nfrom elsewhere in the "
+           "same memory namespace.  Offsets and lengths in bytes.\n",
+           prog_name);
+}
+
+static Dev open_ns(int argc, char **argv, Opts *o)
+{
+    Dev d;
+
+    parse(argc, argv, o, usage_slm);
+    need(optind < argc, "no namespace device given", usage_slm);
+    d = open_dev(argv[optind]);
+    need(d.nsid, "not a namespace device (/dev/ngXnY)", usage_slm);
+    return d;
+}
+
+static int cmd_slm_rw(int argc, char **argv, uint8_t opcode)
+{
+    NvmeMemRwCmd cmd = { .opcode = opcode };
+    void *buf = NULL;
+    uint32_t len = 0;
+    Opts o;
+    Dev d = open_ns(argc, argv, &o);
+
+    if (opcode == NVME_CMD_MEM_WRITE) {
+        need(o.file, "no --file", usage_slm);
+        buf = read_file(o.file, &len);
+    } else {
+        need(o.has_length, "no --length", usage_slm);
+        len = o.length;
+        if (opcode == NVME_CMD_MEM_READ) {
+            buf = malloc(len ? len : 1);
+        }
+    }
+
+    cmd.nsid = htole32(d.nsid);
+    cmd.sb = htole64(o.offset);
+    cmd.len = htole32(len);
+    check(submit(&d, false, &cmd, buf, opcode == NVME_CMD_MEM_FILL ? 0 : len,
+                 NULL), opcode == NVME_CMD_MEM_WRITE ? "Memory Write" :
+                        opcode == NVME_CMD_MEM_READ ? "Memory Read" :
+                                                      "Memory Fill");
+    if (opcode == NVME_CMD_MEM_READ) {
+        FILE *f = o.file ? fopen(o.file, "w") : stdout;
+
+        if (!f || fwrite(buf, 1, len, f) != len) {
+            fprintf(stderr, "%s: cannot write the data\n", prog_name);
+            return 1;
+        }
+        if (o.file) {
+            fclose(f);
+        }
+    }
+    free(buf);
+    return 0;
+}
+
+static int cmd_slm_copy(int argc, char **argv)
+{
+    NvmeMemCopyCmd cmd = { .opcode = NVME_CMD_MEM_COPY };
+    uint8_t src[32] = { 0 };
+    uint64_t len;
+    Opts o;
+    Dev d = open_ns(argc, argv, &o);
+
+    if (o.nvm_nsid) {
+        /* descriptor format 2h: logical blocks of an NVM namespace */
+        NvmeCopySourceRangeFormat0_2 *r = (void *)src;
+        NvmeIdNs *id;
+
+        need(o.has_slba && o.nlb, "--slba and --nlb are needed", usage_slm);
+        id = identify(&d, NVME_ID_CNS_NS, o.nvm_nsid, 0);
+        len = (uint64_t)o.nlb << id->lbaf[id->flbas & 0xf].ds;
+        r->sparams = htole32(o.nvm_nsid);
+        r->slba = htole64(o.slba);
+        r->nlb = htole16(o.nlb - 1);
+        cmd.control[0] = 2;
+    } else {
+        /* descriptor format 4h: bytes of the same memory namespace */
+        NvmeCopySourceRangeFormat4 *r = (void *)src;
+
+        need(o.has_src_offset && o.has_length,
+             "--nvm-nsid, or --src-offset and --length, are needed",
+             usage_slm);
+        len = o.length;
+        r->snsid = htole32(d.nsid);
+        r->saddr = htole64(o.src_offset);
+        r->nbyte = htole32(len);
+        cmd.control[0] = 4;
+    }
+    cmd.nsid = htole32(d.nsid);
+    cmd.len = htole64(len);
+    cmd.sdaddr = htole64(o.offset);
+    cmd.nr = 0;
+    return check(submit(&d, false, &cmd, src, sizeof(src), NULL),
+                 "Memory Copy");
+}
+
+/*
+ * Memory range sets
+ */
+
+static void usage_mrs(void)
+{
+    printf("Usage:\n"
+           "  %1$s mrs-create <controller> -n CP_NSID -r MEM_NSID:OFFSET:"
+           "LENGTH [-r ...]\n"
+           "  %1$s mrs-delete <controller> -n CP_NSID --rsid RSID\n"
+           "  %1$s mrs-list   <controller> -n CP_NSID\n\n"
+           "Create (printing its identifier), delete or list the memory "
+           "range sets of a\ncompute namespace.  A range is a byte window "
+           "of a memory namespace.\n", prog_name);
+}
+
+static int cmd_mrs(int argc, char **argv, int sel)
+{
+    NvmeMemRangeDescr r[MAX_RANGES];
+    NvmeCmd cmd = { .opcode = NVME_ADM_CMD_MEM_RANGE_SET };
+    uint64_t result;
+    Opts o;
+    Dev d;
+
+    parse(argc, argv, &o, usage_mrs);
+    need(optind < argc && o.nsid, "a controller and -n are needed",
+         usage_mrs);
+    d = open_dev(argv[optind]);
+    cmd.nsid = htole32(o.nsid);
+
+    if (sel < 0) {
+        uint8_t *buf = calloc(1, 64 * 1024);
+        NvmeMrsListLog *hdr = (void *)buf;
+        uint8_t *p = buf + sizeof(*hdr);
+
+        check(get_log(&d, NVME_LOG_MEM_RANGE_SETS, o.nsid, NVME_CSI_CP, buf,
+                      64 * 1024), "Get Log Page (Memory Range Set List)");
+        for (uint32_t i = 0; i < le32toh(hdr->numd); i++) {
+            NvmeMrsDescr *m = (void *)p;
+            NvmeMemRangeDescr *rd = (void *)(p + sizeof(*m));
+
+            printf("rsid %u:", le16toh(m->rsid));
+            for (int j = 0; j < m->numr; j++) {
+                printf(" %u:%" PRIu64 ":%u", le32toh(rd[j].mnsid),
+                       (uint64_t)le64toh(rd[j].sb), le32toh(rd[j].len));
+            }
+            printf("\n");
+            p += sizeof(*m) + m->numr * sizeof(*rd);
+        }
+        free(buf);
+        return 0;
+    }
+
+    if (sel == NVME_MRS_DELETE) {
+        need(o.rsid, "no --rsid", usage_mrs);
+        cmd.cdw10 = htole32(NVME_MRS_DELETE | o.rsid << 16);
+        return check(submit(&d, true, &cmd, NULL, 0, NULL),
+                     "Memory Range Set Management (delete)");
+    }
+
+    need(o.nranges, "no --range", usage_mrs);
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < o.nranges; i++) {
+        unsigned mnsid;
+        uint64_t sb;
+        uint32_t len;
+
+        if (sscanf(o.ranges[i], "%u:%" SCNi64 ":%" SCNi32, &mnsid, &sb,
+                   &len) != 3) {
+            need(false, "a range is MEM_NSID:OFFSET:LENGTH", usage_mrs);
+        }
+        r[i].mnsid = htole32(mnsid);
+        r[i].sb = htole64(sb);
+        r[i].len = htole32(len);
+    }
+    cmd.cdw10 = htole32(NVME_MRS_CREATE);
+    cmd.cdw11 = htole32(o.nranges);
+    check(submit(&d, true, &cmd, r, o.nranges * sizeof(r[0]), &result),
+          "Memory Range Set Management (create)");
+    printf("%u\n", (uint32_t)result);
+    return 0;
+}
+
+/*
+ * Programs
+ */
+
+static void usage_prog(void)
+{
+    printf("Usage:\n"
+           "  %1$s load       <controller> -n CP_NSID -s SLOT -f PROG.o "
+           "[--section .text]\n"
+           "                  [--chunk BYTES] [--puid ID]\n"
+           "  %1$s activate   <controller> -n CP_NSID -s SLOT\n"
+           "  %1$s deactivate <controller> -n CP_NSID -s SLOT\n"
+           "  %1$s unload     <controller> -n CP_NSID -s SLOT\n\n"
+           "load downloads the eBPF instructions of a section of an ELF "
+           "object built with\nclang -target bpf (a file that is not ELF "
+           "is taken as raw instructions), in\nchunks of --chunk bytes.\n",
+           prog_name);
+}
+
+/* The bytes of section @name of ELF object @elf, which has no relocations */
+static void *elf_section(uint8_t *elf, uint32_t size, const char *name,
+                         uint32_t *len)
+{
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)elf;
+    Elf64_Shdr *sh;
+    const char *strtab;
+    char rel[256];
+    void *found = NULL;
+
+    if (size < sizeof(*eh) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh->e_machine != EM_BPF || eh->e_shoff + (uint64_t)eh->e_shnum *
+        sizeof(*sh) > size || eh->e_shstrndx >= eh->e_shnum) {
+        fprintf(stderr, "%s: not a 64-bit eBPF ELF object\n", prog_name);
+        exit(1);
+    }
+    sh = (Elf64_Shdr *)(elf + eh->e_shoff);
+    strtab = (const char *)elf + sh[eh->e_shstrndx].sh_offset;
+    snprintf(rel, sizeof(rel), ".rel%s", name);
+
+    for (int i = 0; i < eh->e_shnum; i++) {
+        const char *n = strtab + sh[i].sh_name;
+
+        if (!strcmp(n, rel)) {
+            fprintf(stderr, "%s: %s has relocations (global data, maps or "
+                    "calls into other sections): it cannot be downloaded\n",
+                    prog_name, name);
+            exit(1);
+        }
+        if (!strcmp(n, name) && sh[i].sh_offset + sh[i].sh_size <= size) {
+            found = elf + sh[i].sh_offset;
+            *len = sh[i].sh_size;
+        }
+    }
+    if (!found) {
+        fprintf(stderr, "%s: no section %s\n", prog_name, name);
+        exit(1);
+    }
+    return found;
+}
+
+static int cmd_prog(int argc, char **argv, const char *op)
+{
+    NvmeCmd cmd = { 0 };
+    Opts o;
+    Dev d;
+
+    parse(argc, argv, &o, usage_prog);
+    need(optind < argc && o.nsid && o.slot >= 0,
+         "a controller, -n and -s are needed", usage_prog);
+    d = open_dev(argv[optind]);
+    cmd.nsid = htole32(o.nsid);
+
+    if (!strcmp(op, "load")) {
+        uint32_t size, len;
+        uint8_t *file, *code;
+
+        need(o.file, "no --file", usage_prog);
+        need(o.chunk && o.chunk % 4 == 0, "--chunk: a multiple of 4",
+             usage_prog);
+        file = read_file(o.file, &size);
+        code = size >= 4 && !memcmp(file, ELFMAG, SELFMAG) ?
+               elf_section(file, size, o.section, &len) : file;
+        if (code == file) {
+            len = size;
+        }
+        for (uint32_t off = 0; off < len; off += o.chunk) {
+            uint32_t numb = len - off < o.chunk ? len - off : o.chunk;
+
+            cmd.opcode = NVME_ADM_CMD_LOAD_PROGRAM;
+            cmd.cdw10 = htole32(o.slot | NVME_PTYPE_EBPF << 16 |
+                                (o.has_puid ? NVME_PIT_PUID : 0) << 25);
+            cmd.cdw11 = htole32(len);
+            cmd.cdw12 = htole32(o.puid);
+            cmd.cdw13 = htole32(o.puid >> 32);
+            cmd.cdw14 = htole32(numb);
+            cmd.cdw15 = htole32(off);
+            check(submit(&d, true, &cmd, code + off, numb, NULL),
+                  "Load Program");
+        }
+        printf("loaded %u bytes (%u instructions) into slot %d\n", len,
+               len / 8, o.slot);
+        free(file);
+        return 0;
+    }
+
+    if (!strcmp(op, "unload")) {
+        cmd.opcode = NVME_ADM_CMD_LOAD_PROGRAM;
+        cmd.cdw10 = htole32(o.slot | 1 << 24);
+        return check(submit(&d, true, &cmd, NULL, 0, NULL),
+                     "Load Program (unload)");
+    }
+
+    cmd.opcode = NVME_ADM_CMD_PROGRAM_ACT;
+    cmd.cdw10 = htole32(o.slot | (!strcmp(op, "activate") ?
+                        NVME_PROG_ACT_ACTIVATE : NVME_PROG_ACT_DEACTIVATE)
+                        << 16);
+    return check(submit(&d, true, &cmd, NULL, 0, NULL),
+                 "Program Activation Management");
+}
+
+static void usage_exec(void)
+{
+    printf("Usage: %s exec <ngdev> -s SLOT [--rsid RSID] [--cparam1 N] "
+           "[--cparam2 N]\n                 [-d DATAFILE]\n\n"
+           "Execute Program on a compute namespace: the program of SLOT "
+           "over memory range\nset RSID, with CPARAM1/2 and parameter data; "
+           "prints the program's 64-bit result.\n", prog_name);
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+    NvmeExecProgramCmd cmd = { .opcode = NVME_CMD_EXEC_PROGRAM };
+    uint64_t result;
+    uint32_t len = 0;
+    void *data = NULL;
+    Opts o;
+    Dev d;
+
+    parse(argc, argv, &o, usage_exec);
+    need(optind < argc && o.slot >= 0, "a namespace device and -s are "
+         "needed", usage_exec);
+    d = open_dev(argv[optind]);
+    need(d.nsid, "not a namespace device (/dev/ngXnY)", usage_exec);
+    if (o.data) {
+        data = read_file(o.data, &len);
+    }
+
+    cmd.nsid = htole32(d.nsid);
+    cmd.pind = htole16(o.slot);
+    cmd.rsid = htole16(o.rsid);
+    cmd.cparam1 = htole64(o.cparam1);
+    cmd.cparam2 = htole64(o.cparam2);
+    cmd.dlen = htole32(len);
+    check(submit(&d, false, &cmd, data, len, &result), "Execute Program");
+    printf("0x%016" PRIx64 "\n", result);
+    free(data);
+    return 0;
+}
+
+/*
+ * Main
+ */
+
+static void usage(void)
+{
+    printf("Usage: %s <command> <device> [options]\n\n"
+           "Commands (each takes --help):\n"
+           "  list                  memory and compute namespaces, "
+           "programs\n"
+           "  slm-write, slm-read   Memory Write, Memory Read\n"
+           "  slm-fill, slm-copy    Memory Fill, Memory Copy\n"
+           "  mrs-create, mrs-delete, mrs-list\n"
+           "                        memory range sets\n"
+           "  load, unload          download or remove an eBPF program\n"
+           "  activate, deactivate  Program Activation Management\n"
+           "  exec                  Execute Program\n", prog_name);
+}
+
+int main(int argc, char **argv)
+{
+    const char *c;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage();
+        return argc < 2;
+    }
+    c = argv[1];
+    argc--;
+    argv++;
+
+    if (!strcmp(c, "list")) {
+        return cmd_list(argc, argv);
+    } else if (!strcmp(c, "slm-write")) {
+        return cmd_slm_rw(argc, argv, NVME_CMD_MEM_WRITE);
+    } else if (!strcmp(c, "slm-read")) {
+        return cmd_slm_rw(argc, argv, NVME_CMD_MEM_READ);
+    } else if (!strcmp(c, "slm-fill")) {
+        return cmd_slm_rw(argc, argv, NVME_CMD_MEM_FILL);
+    } else if (!strcmp(c, "slm-copy")) {
+        return cmd_slm_copy(argc, argv);
+    } else if (!strcmp(c, "mrs-create")) {
+        return cmd_mrs(argc, argv, NVME_MRS_CREATE);
+    } else if (!strcmp(c, "mrs-delete")) {
+        return cmd_mrs(argc, argv, NVME_MRS_DELETE);
+    } else if (!strcmp(c, "mrs-list")) {
+        return cmd_mrs(argc, argv, -1);
+    } else if (!strcmp(c, "load") || !strcmp(c, "unload") ||
+               !strcmp(c, "activate") || !strcmp(c, "deactivate")) {
+        return cmd_prog(argc, argv, c);
+    } else if (!strcmp(c, "exec")) {
+        return cmd_exec(argc, argv);
+    }
+
+    fprintf(stderr, "%s: unknown command %s\n", prog_name, c);
+    usage();
+    return 1;
+}

@@ -1,0 +1,155 @@
+#!/bin/sh
+# End-to-end tests in the guest: the Linux NVMe driver, nvme-cli and
+# nvme-cs against the device of -device nvme,serial=csd0,drive=nvm0,
+# compute=on (namespace 1 NVM, 2 memory, 3 compute).  Results are checked
+# against what the guest computes itself.  Prints TAP and
+# "N passed, N failed".
+
+CTRL=/dev/nvme0
+NVM=/dev/nvme0n1
+MEM=/dev/ng0n2
+CP=/dev/ng0n3
+n=0
+passed=0
+failed=0
+
+t() {
+    desc=$1
+    shift
+    n=$((n + 1))
+    if "$@" > /tmp/out 2>&1; then
+        passed=$((passed + 1))
+        echo "ok $n - $desc"
+    else
+        failed=$((failed + 1))
+        echo "not ok $n - $desc"
+        sed 's/^/# /' /tmp/out
+    fi
+}
+
+# The sum of the little-endian 32-bit integers of a file, in decimal
+# (exact: below 2^53 for the sizes used here)
+sum32() {
+    od -An -tu4 -v "$1" | awk '{ for (i = 1; i <= NF; i++) s += $i }
+                               END { printf "%.0f\n", s }'
+}
+
+# A program's result (nvme-cs prints it in hex) in decimal
+result() {
+    r=$(nvme-cs exec "$@") && printf '%d\n' "$r"
+}
+
+enumerated() {
+    [ -c $CTRL ] && [ -b $NVM ] && [ -c $MEM ] && [ -c $CP ] &&
+        [ ! -e /dev/nvme0n2 ] && [ ! -e /dev/nvme0n3 ]
+}
+
+nvme_list() {
+    nvme list | grep -q csd0 && nvme id-ctrl $CTRL | grep -q 'sn *: csd0'
+}
+
+# Identify CNS 1Ch: the I/O command set vector of NVM, ZNS, SLM and CP
+vectors() {
+    nvme admin-passthru $CTRL --opcode=0x06 --cdw10=0x1c --data-len=4096 \
+        --read --raw-binary > /tmp/v &&
+        [ "$(od -An -tx1 -N1 /tmp/v | tr -d ' ')" = 1d ]
+}
+
+# Identify CNS 05h, CSI 04h, of the compute namespace: MAXACT 8
+id_ns_cp() {
+    nvme admin-passthru $CTRL --opcode=0x06 --namespace-id=3 --cdw10=5 \
+        --cdw11=$((4 << 24)) --data-len=4096 --read --raw-binary > /tmp/id &&
+        [ "$(od -An -tu2 -N2 /tmp/id | tr -d ' ')" = 8 ]
+}
+
+program_list() {
+    nvme-cs list $CTRL > /tmp/l && cat /tmp/l &&
+        grep -q 'nsid 2: memory namespace' /tmp/l &&
+        grep -q 'nsid 3: compute namespace' /tmp/l &&
+        grep -q 'slot 2   device-defined' /tmp/l &&
+        grep -q 'slot 9   empty' /tmp/l
+}
+
+# 256 KiB of random data written to LBA 2048 of the NVM namespace, copied
+# into SLM at 1 MiB with Memory Copy, read back
+stage() {
+    dd if=/dev/urandom of=/tmp/data bs=64k count=4 2>/dev/null &&
+        dd if=/tmp/data of=$NVM bs=512 seek=2048 conv=fsync 2>/dev/null &&
+        nvme-cs slm-copy $MEM -o 1048576 --nvm-nsid 1 --slba 2048 \
+            --nlb 512 &&
+        nvme-cs slm-read $MEM -o 1048576 -l 262144 -f /tmp/back &&
+        cmp /tmp/data /tmp/back
+}
+
+# sha256 (device-defined, slot 2) of the staged data into SLM at 2 MiB
+sha256() {
+    rsid=$(nvme-cs mrs-create $CTRL -n 3 -r 2:1048576:262144 \
+           -r 2:2097152:32) &&
+        nvme-cs activate $CTRL -n 3 -s 2 &&
+        nvme-cs exec $CP -s 2 --rsid "$rsid" &&
+        nvme-cs slm-read $MEM -o 2097152 -l 32 -f /tmp/digest &&
+        [ "$(od -An -tx1 -v /tmp/digest | tr -d ' \n')" = \
+          "$(sha256sum /tmp/data | cut -d' ' -f1)" ] &&
+        nvme-cs deactivate $CTRL -n 3 -s 2 &&
+        nvme-cs mrs-delete $CTRL -n 3 --rsid "$rsid"
+}
+
+# reduce (device-defined, slot 0) and sum.bpf.o (downloaded, slot 9)
+sums() {
+    want=$(sum32 /tmp/data)
+    rsid=$(nvme-cs mrs-create $CTRL -n 3 -r 2:1048576:262144) &&
+        nvme-cs activate $CTRL -n 3 -s 0 &&
+        [ "$(result $CP -s 0 --rsid "$rsid" --cparam1 0x400)" = \
+          "$want" ] &&
+        nvme-cs load $CTRL -n 3 -s 9 -f /progs/sum.bpf.o --chunk 64 &&
+        nvme-cs activate $CTRL -n 3 -s 9 &&
+        [ "$(result $CP -s 9 --rsid "$rsid")" = "$want" ] &&
+        nvme-cs deactivate $CTRL -n 3 -s 0 &&
+        nvme-cs mrs-delete $CTRL -n 3 --rsid "$rsid"
+}
+
+# hostile.bpf.o reading past its range is stopped; sum still works
+hostile() {
+    rsid=$(nvme-cs mrs-create $CTRL -n 3 -r 2:1048576:262144) &&
+        nvme-cs load $CTRL -n 3 -s 10 -f /progs/hostile.bpf.o &&
+        nvme-cs activate $CTRL -n 3 -s 10 &&
+        ! nvme-cs exec $CP -s 10 --rsid "$rsid" --cparam1 0 2> /tmp/err &&
+        cat /tmp/err && grep -q 'Invalid Program Data' /tmp/err &&
+        [ "$(result $CP -s 9 --rsid "$rsid")" = "$(sum32 /tmp/data)" ] &&
+        nvme-cs mrs-delete $CTRL -n 3 --rsid "$rsid"
+}
+
+# a program the verifier refuses: exit without setting r0
+refused() {
+    printf '\225\0\0\0\0\0\0\0' > /tmp/bad &&
+        ! nvme-cs load $CTRL -n 3 -s 11 -f /tmp/bad 2> /tmp/err &&
+        cat /tmp/err && grep -q 'Invalid Program Data' /tmp/err
+}
+
+# the NVM namespace works as a disk while a program runs
+disk_while_running() {
+    nvme-cs activate $CTRL -n 3 -s 8 &&
+        { nvme-cs exec $CP -s 8 --cparam1 2000 > /tmp/wait & } &&
+        dd if=/dev/urandom of=/tmp/disk bs=64k count=16 2>/dev/null &&
+        dd if=/tmp/disk of=$NVM bs=64k seek=64 conv=fsync 2>/dev/null &&
+        dd if=$NVM of=/tmp/disk2 bs=64k skip=64 count=16 2>/dev/null &&
+        cmp /tmp/disk /tmp/disk2 &&
+        wait && [ "$(cat /tmp/wait)" != "" ] &&
+        nvme-cs deactivate $CTRL -n 3 -s 8
+}
+
+t "the controller and its namespaces are enumerated" enumerated
+t "nvme list and nvme id-ctrl" nvme_list
+t "CNS 1Ch: NVM, ZNS, SLM and CP command sets" vectors
+t "Identify Namespace, CSI 04h" id_ns_cp
+t "nvme-cs list: namespaces and Program List" program_list
+t "NVM namespace data staged into SLM with Memory Copy" stage
+t "device-defined sha256 equals sha256sum" sha256
+t "device-defined reduce and eBPF sum equal the guest's sum" sums
+t "a hostile eBPF program is stopped; a valid one runs after" hostile
+t "the verifier refuses a bad program" refused
+t "the NVM namespace works as a disk while a program runs" \
+    disk_while_running
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
