@@ -71,6 +71,13 @@ done
 for p in sum filter crc hostile; do
     args+=("$progs/$p.bpf.o=progs/$p.bpf.o")
 done
+# sum's raw instructions too, for nvme-cli (what llvm-objcopy -O binary
+# --only-section=.text gives)
+PYTHONPATH=$top/tests/qtest/nvme-bpf python3 -c '
+import sys, embed
+open(sys.argv[2], "wb").write(embed.text_of(sys.argv[1]))' \
+    "$progs/sum.bpf.o" "$guest/sum.bin"
+args+=("$guest/sum.bin=progs/sum.bin")
 python3 "$top/scripts/guest-initramfs.py" "$guest/initrd.gz.new" "$pkgs" \
     "$kver" "${args[@]}"
 mv "$guest/initrd.gz.new" "$guest/initrd.gz"

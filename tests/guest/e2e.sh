@@ -138,6 +138,33 @@ disk_while_running() {
         nvme-cs deactivate $CTRL -n 3 -s 8
 }
 
+# The nvme-cli commands of docs/system/devices/nvme-csd.rst, as written
+nvme_cli() {
+    head -c 4096 /dev/urandom > data.bin &&
+    nvme io-passthru $MEM --opcode=0x05 --namespace-id=2 --cdw10=0 \
+        --cdw12=4096 --data-len=4096 --input-file=data.bin --write &&
+    nvme io-passthru $MEM --opcode=0x02 --namespace-id=2 --cdw10=0 \
+        --cdw12=4096 --data-len=4096 --read --raw-binary > back.bin &&
+    cmp data.bin back.bin &&
+    size=$(stat -c %s /progs/sum.bin) &&
+    nvme admin-passthru $CTRL --opcode=0x85 --namespace-id=3 \
+        --cdw10=$((12 | 1 << 16)) --cdw11="$size" --cdw14="$size" \
+        --data-len="$size" --input-file=/progs/sum.bin --write &&
+    nvme admin-passthru $CTRL --opcode=0x88 --namespace-id=3 --cdw10=12 &&
+    printf '\002\0\0\0\0\020\0\0' > range.bin &&
+    head -c 24 /dev/zero >> range.bin &&
+    nvme admin-passthru $CTRL --opcode=0x89 --namespace-id=3 --cdw11=1 \
+        --data-len=32 --input-file=range.bin --write > mrs.out 2>&1 &&
+    cat mrs.out &&
+    rsid=$(sed -n 's/.*result: 0x\([0-9a-f]*\).*/\1/p' mrs.out) &&
+    [ -n "$rsid" ] &&
+    nvme io-passthru $CP --opcode=0x01 --namespace-id=3 \
+        --cdw2=$((12 | 0x$rsid << 16)) > exec.out 2>&1 &&
+    cat exec.out &&
+    want=$(printf '%08x' $(($(sum32 data.bin) & 0xffffffff))) &&
+    grep -q "result: 0x$want" exec.out
+}
+
 t "the controller and its namespaces are enumerated" enumerated
 t "nvme list and nvme id-ctrl" nvme_list
 t "CNS 1Ch: NVM, ZNS, SLM and CP command sets" vectors
@@ -150,6 +177,7 @@ t "a hostile eBPF program is stopped; a valid one runs after" hostile
 t "the verifier refuses a bad program" refused
 t "the NVM namespace works as a disk while a program runs" \
     disk_while_running
+t "the nvme-cli commands of the documentation" nvme_cli
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
