@@ -554,32 +554,14 @@ NvmeBpfProg *nvme_bpf_load(const void *code, size_t size,
  * Interpreter
  */
 
-void *nvme_bpf_mem(NvmeBpfRun *run, uint64_t addr, uint64_t len, bool write)
-{
-    uint64_t idx = (addr >> NVME_BPF_REGION_SHIFT) - 1;
-    uint64_t off = (uint32_t)addr;
-    NvmeBpfRegion *r;
-
-    if (idx >= run->nregions) {
-        return NULL;
-    }
-
-    r = &run->regions[idx];
-    if (len > r->len || off > r->len - len || (write && !r->writable)) {
-        return NULL;
-    }
-
-    return r->host + off;
-}
-
 typedef struct NvmeBpfFrame {
     uint32_t    ret;
     uint64_t    saved[4];           /* r6-r9 */
 } NvmeBpfFrame;
 
-/* The host address of an access, or NULL: nvme_bpf_mem(), inlined */
+/* The host address of @len bytes at program address @addr, or NULL */
 static inline void *bpf_mem(const NvmeBpfRegion *regions, unsigned nregions,
-                            uint64_t addr, unsigned size, bool write)
+                            uint64_t addr, uint64_t len, bool write)
 {
     uint64_t idx = (addr >> NVME_BPF_REGION_SHIFT) - 1;
     uint64_t off = (uint32_t)addr;
@@ -589,10 +571,16 @@ static inline void *bpf_mem(const NvmeBpfRegion *regions, unsigned nregions,
         return NULL;
     }
     r = &regions[idx];
-    if (unlikely(off + size > r->len || (write && !r->writable))) {
+    if (unlikely(len > r->len || off > r->len - len ||
+                 (write && !r->writable))) {
         return NULL;
     }
     return r->host + off;
+}
+
+void *nvme_bpf_mem(NvmeBpfRun *run, uint64_t addr, uint64_t len, bool write)
+{
+    return bpf_mem(run->regions, run->nregions, addr, len, write);
 }
 
 #define FAIL(err)                                                       \
