@@ -55,14 +55,16 @@ nvme_list() {
     nvme list | grep -q csd0 && nvme id-ctrl $CTRL | grep -q 'sn *: csd0'
 }
 
-# Identify CNS 1Ch: the I/O command set vector of NVM, ZNS, SLM and CP
+# Identify CNS 1Ch: the I/O command set vector of NVM, ZNS, SLM and CP;
+# CNS 08h of the compute namespace
 vectors() {
-    nvme admin-passthru $CTRL --opcode=0x06 --cdw10=0x1c --data-len=4096 \
-        --read --raw-binary > /tmp/v &&
-        [ "$(od -An -tx1 -N1 /tmp/v | tr -d ' ')" = 1d ]
+    nvme id-iocs $CTRL > /tmp/v && cat /tmp/v &&
+        grep -q 'Combination\[0\]:1d' /tmp/v &&
+        nvme cmdset-ind-id-ns $CTRL -n 3
 }
 
-# Identify CNS 05h, CSI 04h, of the compute namespace: MAXACT 8
+# Identify CNS 05h, CSI 04h, of the compute namespace: MAXACT 8 (nvme-cli
+# 2.3's id-ns takes no CSI)
 id_ns_cp() {
     nvme admin-passthru $CTRL --opcode=0x06 --namespace-id=3 --cdw10=5 \
         --cdw11=$((4 << 24)) --data-len=4096 --read --raw-binary > /tmp/id &&
@@ -175,7 +177,7 @@ nvme_cli() {
 t "the controller and its namespaces are enumerated" enumerated
 t "the kernel: no block device for CSI 03h and 04h namespaces" kernel_log
 t "nvme list and nvme id-ctrl" nvme_list
-t "CNS 1Ch: NVM, ZNS, SLM and CP command sets" vectors
+t "nvme id-iocs (NVM, ZNS, SLM, CP) and cmdset-ind-id-ns" vectors
 t "Identify Namespace, CSI 04h" id_ns_cp
 t "nvme-cs list: namespaces and Program List" program_list
 t "NVM namespace data staged into SLM with Memory Copy" stage
