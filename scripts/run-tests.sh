@@ -96,6 +96,11 @@ if [ -z "${QEMU_BUILD:-}" ] &&
         grep -a 'passed, .* failed' "$log" | tr -d '\r'); $(
         grep -a '^guest: e2e finished' "$log" | sed 's/^guest: e2e //')" \
         "$log"
+    # the demo of make run, whose answers must all equal the guest's
+    log=$logs/demo.log
+    "$top/scripts/run-guest.sh" demo > "$log" 2>&1
+    result $? "guest: the make run demo ($(grep -a '^== Summary' "$log" |
+        tr -d '\r' | sed 's/^== Summary: //'))" "$log"
 fi
 
 if [ -z "$pattern" ] && [ -z "${QEMU_BUILD:-}" ]; then

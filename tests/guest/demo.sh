@@ -11,6 +11,8 @@ CP=/dev/ng0n3
 SIZE=1048576            # the data set: 65536 records of 16 bytes
 REC=16
 THRESHOLD=3000000000    # records whose second field is above this
+# CPARAM2 of filter.c: the threshold in bits 63:32, the field's offset (4)
+CPARAM2=0x$(printf '%08x' $THRESHOLD)00000004
 ok=0
 bad=0
 
@@ -59,7 +61,7 @@ say "An eBPF program built with clang -target bpf: filter (slot 9)"
 nvme-cs load $CTRL -n 3 -s 9 -f /progs/filter.bpf.o
 nvme-cs activate $CTRL -n 3 -s 9
 dev=$(printf '%d' "$(nvme-cs exec $CP -s 9 --rsid "$rsid" --cparam1 $REC \
-                     --cparam2 $(((THRESHOLD << 32) | 4)))")
+                     --cparam2 $CPARAM2)")
 guest=$(dd if=$NVM bs=64k count=$((SIZE / 65536)) 2>/dev/null |
         od -An -tu4 -v -w$REC | awk -v t=$THRESHOLD '$2 > t { c++ }
                                                      END { print c + 0 }')
@@ -73,7 +75,7 @@ nvme-cs activate $CTRL -n 3 -s 10
 nvme-cs exec $CP -s 10 --rsid "$rsid" --cparam1 0 ||
     echo "   (reading past its range: stopped as it should be)"
 dev=$(printf '%d' "$(nvme-cs exec $CP -s 9 --rsid "$rsid" --cparam1 $REC \
-                     --cparam2 $(((THRESHOLD << 32) | 4)))")
+                     --cparam2 $CPARAM2)")
 compare "filter again, after it" "$dev" "$guest"
 
 say "Summary: $ok answers of the device equal the guest's, $bad differ"
