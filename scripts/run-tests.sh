@@ -41,18 +41,21 @@ mapfile -t paths < <("$qos" -l | grep '/nvme/' | grep -F -- "$pattern")
 [ "${#paths[@]}" -gt 0 ] || [[ unit/test-nvme-bpf == *"$pattern"* ]] ||
     [[ guest/e2e == *"$pattern"* ]] ||
     die "no test matches '$pattern'"
-# The eBPF qtests need programs built with clang: without them, fail.
+# Tests that exist only if the build could make them: without them, fail.
+#   require PATH-PART NAME WHY-MISSING
+require() {
+    local log=$logs/require-$n.log
+    echo "$3" > "$log"
+    printf '%s\n' "${paths[@]}" | grep -q -- "$1"
+    result $? "$2" "$log"
+}
+
 if [ -z "$pattern" ]; then
-    log=$logs/bpf-progs.log
-    echo "no eBPF qtests: clang was not found when QEMU was configured" \
-        > "$log"
-    printf '%s\n' "${paths[@]}" | grep -q '/cp/bpf-'
-    result $? "qtest: the eBPF programs of tests/qtest/nvme-bpf were built" \
-        "$log"
-    log=$logs/vfio-user.log
-    echo "no vfio-user qtests: QEMU lacks x-remote or vfio-user-pci" > "$log"
-    printf '%s\n' "${paths[@]}" | grep -q '/vfio-user/nvme/'
-    result $? "qtest: the suites also run over vfio-user" "$log"
+    require /cp/bpf- \
+        "qtest: the eBPF programs of tests/qtest/nvme-bpf were built" \
+        "no eBPF qtests: clang was not found when QEMU was configured"
+    require /vfio-user/nvme/ "qtest: the suites also run over vfio-user" \
+        "no vfio-user qtests: QEMU lacks x-remote or vfio-user-pci"
 fi
 
 for p in "${paths[@]}"; do

@@ -55,6 +55,25 @@ static uint16_t rw(QNvme *n, uint8_t opcode, uint64_t slba, void *data,
     return status;
 }
 
+/* Activate the device-defined wait program and start a 60 s run of it */
+static uint16_t start_long_program(QNvme *n)
+{
+    NvmeExecProgramCmd exec = {
+        .opcode = NVME_CMD_EXEC_PROGRAM,
+        .nsid = cpu_to_le32(NSID_CP),
+        .pind = cpu_to_le16(PIND_WAIT),
+        .cparam1 = cpu_to_le64(60000),
+    };
+    NvmeCmd act = {
+        .opcode = NVME_ADM_CMD_PROGRAM_ACT,
+        .nsid = cpu_to_le32(NSID_CP),
+        .cdw10 = cpu_to_le32(PIND_WAIT),
+    };
+
+    g_assert_cmphex(qnvme_cmd(n, 0, &act, NULL), ==, NVME_SUCCESS);
+    return qnvme_submit(n, QID, (NvmeCmd *)&exec);
+}
+
 static void pattern(uint8_t *buf, size_t len, unsigned seed)
 {
     for (size_t i = 0; i < len; i++) {
@@ -72,17 +91,6 @@ static void test_reconnect(void)
     g_autoptr(GString) args = g_string_new(NULL);
     g_autofree char *image = server_args(args);
     uint8_t out[4 * LBA_SIZE], in[sizeof(out)];
-    NvmeExecProgramCmd exec = {
-        .opcode = NVME_CMD_EXEC_PROGRAM,
-        .nsid = cpu_to_le32(NSID_CP),
-        .pind = cpu_to_le16(PIND_WAIT),
-        .cparam1 = cpu_to_le64(60000),
-    };
-    NvmeCmd act = {
-        .opcode = NVME_ADM_CMD_PROGRAM_ACT,
-        .nsid = cpu_to_le32(NSID_CP),
-        .cdw10 = cpu_to_le32(PIND_WAIT),
-    };
     QNvmeVfu v;
 
     pattern(out, sizeof(out), 1);
@@ -105,8 +113,7 @@ static void test_reconnect(void)
                            sizeof(out)), ==, NVME_SUCCESS);
 
         /* leave with a program running and a program active */
-        g_assert_cmphex(qnvme_cmd(&v.n, 0, &act, NULL), ==, NVME_SUCCESS);
-        qnvme_submit(&v.n, QID, (NvmeCmd *)&exec);
+        start_long_program(&v.n);
         qnvme_vfu_stop_client(&v);
     }
 
@@ -122,17 +129,6 @@ static void test_server_dies(void)
 {
     g_autoptr(GString) args = g_string_new(NULL);
     g_autofree char *image = server_args(args);
-    NvmeExecProgramCmd exec = {
-        .opcode = NVME_CMD_EXEC_PROGRAM,
-        .nsid = cpu_to_le32(NSID_CP),
-        .pind = cpu_to_le16(PIND_WAIT),
-        .cparam1 = cpu_to_le64(60000),
-    };
-    NvmeCmd act = {
-        .opcode = NVME_ADM_CMD_PROGRAM_ACT,
-        .nsid = cpu_to_le32(NSID_CP),
-        .cdw10 = cpu_to_le32(PIND_WAIT),
-    };
     QNvmeVfu v;
     uint16_t cid;
     gint64 deadline;
@@ -141,8 +137,7 @@ static void test_server_dies(void)
     qnvme_vfu_start_client(&v);
     qnvme_enable(&v.n, NVME_CC_CSS_ALL);
     qnvme_create_ioq(&v.n, QID);
-    g_assert_cmphex(qnvme_cmd(&v.n, 0, &act, NULL), ==, NVME_SUCCESS);
-    cid = qnvme_submit(&v.n, QID, (NvmeCmd *)&exec);
+    cid = start_long_program(&v.n);
 
     qtest_kill_qemu(v.server);
     qtest_quit(v.server);

@@ -164,6 +164,16 @@ static bool want_ops(Asm *a, const char *mn, char **ops, int n)
     return true;
 }
 
+/* The source of an ALU or jump instruction: a register, or an immediate */
+static bool parse_src(Asm *a, const char *s, AsmInsn *i)
+{
+    if (is_reg(s)) {
+        i->code |= 0x08;
+        return parse_reg(a, s, &i->src);
+    }
+    return parse_imm32(a, s, &i->imm);
+}
+
 typedef struct AsmOp {
     const char  *name;
     uint8_t     op;
@@ -341,45 +351,35 @@ static bool asm_insn(Asm *a, char *mn, char **ops)
         i.code = (is32 ? 0x04 : 0x07) | 0xb0 | 0x08;
         i.off = width;
     } else {
+        const AsmOp *alu, *jmp;
+
         is32 = strip32(base);
-        op = find_op(alu_ops, base);
-        if (op) {
-            i.code = (is32 ? 0x04 : 0x07) | op->op;
-            i.off = op->off;
-            if (op->op == 0x80) {
+        alu = find_op(alu_ops, base);
+        jmp = find_op(jmp_ops, base);
+        if (alu) {
+            i.code = (is32 ? 0x04 : 0x07) | alu->op;
+            i.off = alu->off;
+            if (alu->op == 0x80) {
                 if (!want_ops(a, mn, ops, 1) ||
                     !parse_reg(a, ops[0], &i.dst)) {
                     return false;
                 }
             } else if (!want_ops(a, mn, ops, 2) ||
-                       !parse_reg(a, ops[0], &i.dst)) {
-                return false;
-            } else if (is_reg(ops[1])) {
-                i.code |= 0x08;
-                if (!parse_reg(a, ops[1], &i.src)) {
-                    return false;
-                }
-            } else if (!parse_imm32(a, ops[1], &i.imm)) {
+                       !parse_reg(a, ops[0], &i.dst) ||
+                       !parse_src(a, ops[1], &i)) {
                 return false;
             }
-        } else if (find_op(jmp_ops, base)) {
-            op = find_op(jmp_ops, base);
-            i.code = (is32 ? 0x06 : 0x05) | op->op;
-            if (!op->op) {
+        } else if (jmp) {
+            i.code = (is32 ? 0x06 : 0x05) | jmp->op;
+            if (!jmp->op) {
                 if (!want_ops(a, mn, ops, 1) ||
                     !parse_target(a, ops[0], &i, is32)) {
                     return false;
                 }
             } else if (!want_ops(a, mn, ops, 3) ||
                        !parse_reg(a, ops[0], &i.dst) ||
-                       !parse_target(a, ops[2], &i, false)) {
-                return false;
-            } else if (is_reg(ops[1])) {
-                i.code |= 0x08;
-                if (!parse_reg(a, ops[1], &i.src)) {
-                    return false;
-                }
-            } else if (!parse_imm32(a, ops[1], &i.imm)) {
+                       !parse_target(a, ops[2], &i, false) ||
+                       !parse_src(a, ops[1], &i)) {
                 return false;
             }
         } else {
