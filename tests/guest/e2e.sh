@@ -174,6 +174,22 @@ nvme_cli() {
     grep -q "result: 0x$want" exec.out
 }
 
+# the nvme-cs commands the other tests do not use, and an error by name
+tool_rest() {
+    head -c 4096 /dev/urandom > /tmp/r && nvme-cs slm-write $MEM -o 8192 \
+        -f /tmp/r && nvme-cs slm-fill $MEM -o 8192 -l 4096 &&
+        nvme-cs slm-read $MEM -o 8192 -l 4096 -f /tmp/z &&
+        cmp /tmp/z /dev/zero 2>&1 | grep -q EOF &&
+        rsid=$(nvme-cs mrs-create $CTRL -n 3 -r 2:8192:4096) &&
+        nvme-cs mrs-list $CTRL -n 3 | grep -q "^rsid $rsid: 2:8192:4096$" &&
+        nvme-cs mrs-delete $CTRL -n 3 --rsid "$rsid" &&
+        nvme-cs deactivate $CTRL -n 3 -s 9 && nvme-cs unload $CTRL -n 3 -s 9 &&
+        nvme-cs list $CTRL | grep -q 'slot 9   empty' &&
+        ! nvme-cs exec $CP -s 9 2> /tmp/err && cat /tmp/err &&
+        grep -q 'Execute Program: No Program (0x196' /tmp/err &&
+        nvme-cs exec --help | grep -q '^Usage: nvme-cs exec'
+}
+
 t "the controller and its namespaces are enumerated" enumerated
 t "the kernel: no block device for CSI 03h and 04h namespaces" kernel_log
 t "nvme list and nvme id-ctrl" nvme_list
@@ -188,6 +204,7 @@ t "the verifier refuses a bad program" refused
 t "the NVM namespace works as a disk while a program runs" \
     disk_while_running
 t "the nvme-cli commands of the documentation" nvme_cli
+t "nvme-cs slm-fill, mrs-list, unload; errors by status name" tool_rest
 
 sed 's/^/# dmesg: /' /tmp/dmesg
 echo "$passed passed, $failed failed"
