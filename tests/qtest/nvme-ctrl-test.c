@@ -269,6 +269,115 @@ static void test_msix(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+/* Whether a message of a vector in [@first, @last] other than @v came */
+static bool irq_elsewhere(QNvme *n, uint16_t first, uint16_t last, uint16_t v)
+{
+    bool any = false;
+
+    for (uint16_t i = first; i <= last; i++) {
+        if (i != v && qnvme_irq_take(n, i)) {
+            any = true;
+        }
+    }
+    return any;
+}
+
+/*
+ * Interrupt-driven: admin commands and, on @nqueues I/O queues with a
+ * vector each, a write and a read back, every completion waited for by its
+ * MSI-X message, no message on the other queues' vectors.
+ */
+static void irq_queues(QNvme *n, uint16_t nqueues, uint8_t pattern)
+{
+    uint8_t id[NVME_IDENTIFY_DATA_SIZE];
+    uint8_t out[TEST_LBA_SIZE], in[TEST_LBA_SIZE];
+    uint64_t buf = qnvme_alloc(n, TEST_LBA_SIZE);
+
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CTRL, 0, 0, 0, id), ==,
+                    NVME_SUCCESS);
+    for (uint16_t qid = 1; qid <= nqueues; qid++) {
+        g_assert_cmphex(qnvme_create_cq_irq(n, qid, QNVME_IO_QUEUE_SIZE,
+                                            qid), ==, NVME_SUCCESS);
+        g_assert_cmphex(qnvme_create_sq(n, qid, qid, QNVME_IO_QUEUE_SIZE),
+                        ==, NVME_SUCCESS);
+        g_assert_false(irq_elsewhere(n, 1, nqueues, 0));
+
+        memset(out, pattern + qid, sizeof(out));
+        qnvme_memwrite(n, buf, out, sizeof(out));
+        g_assert_cmphex(qnvme_rw(n, qid, NVME_CMD_WRITE, TEST_NSID, qid, 1,
+                                 buf, sizeof(out)), ==, NVME_SUCCESS);
+        qtest_memset(qnvme_qts(n), buf, 0, sizeof(in));
+        g_assert_cmphex(qnvme_rw(n, qid, NVME_CMD_READ, TEST_NSID, qid, 1,
+                                 buf, sizeof(in)), ==, NVME_SUCCESS);
+        qnvme_memread(n, buf, in, sizeof(in));
+        g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+        g_assert_false(irq_elsewhere(n, 0, nqueues, qid));
+    }
+    qnvme_free(n, buf);
+}
+
+/*
+ * Interrupts delivered: each completion's MSI-X message reaches guest
+ * memory, on vector 0 for the admin queue and on one vector per I/O queue;
+ * a masked vector holds its interrupt pending until it is unmasked; and
+ * so again after a controller reset and after a reset of the machine.
+ */
+static void test_irq(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeCmd flush = { .opcode = NVME_CMD_FLUSH,
+                      .nsid = cpu_to_le32(TEST_NSID) };
+    gint64 deadline;
+    uint16_t cid;
+
+    qnvme_irq_enable(n, 4);
+    qnvme_enable(n, NVME_CC_CSS_NVM);
+    irq_queues(n, 3, 0x10);
+
+    /* masked: no message, the vector pending; unmasked: the message */
+    qnvme_irq_mask(n, 2, true);
+    cid = qnvme_submit(n, 2, &flush);
+    deadline = g_get_monotonic_time() + QNVME_TIMEOUT_US;
+    while (!qpci_msix_pending(&n->dev, 2)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    }
+    g_assert_true(qnvme_done(n, 2, cid));
+    g_assert_false(qnvme_irq_take(n, 2));
+    qnvme_irq_mask(n, 2, false);
+    deadline = g_get_monotonic_time() + QNVME_TIMEOUT_US;
+    while (!qnvme_irq_take(n, 2)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    }
+    g_assert_false(qpci_msix_pending(&n->dev, 2));
+    g_assert_cmphex(qnvme_wait(n, 2, cid, NULL), ==, NVME_SUCCESS);
+
+    /* a controller reset (CC.EN cleared and set) */
+    qnvme_enable(n, NVME_CC_CSS_NVM);
+    irq_queues(n, 3, 0x20);
+
+    /* vector 4, masked since MSI-X was enabled, holds its interrupt... */
+    g_assert_cmphex(qnvme_create_cq_irq(n, 4, QNVME_IO_QUEUE_SIZE, 4), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(qnvme_create_sq(n, 4, 4, QNVME_IO_QUEUE_SIZE), ==,
+                    NVME_SUCCESS);
+    qnvme_submit(n, 4, &flush);
+    deadline = g_get_monotonic_time() + QNVME_TIMEOUT_US;
+    while (!qpci_msix_pending(&n->dev, 4)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    }
+    g_assert_false(qnvme_irq_take(n, 4));
+
+    /* ...until a reset of the machine; MSI-X is set up again after it */
+    qtest_system_reset(qnvme_qts(n));
+    qnvme_cleanup(n);
+    qnvme_irq_enable(n, 4);
+    g_assert_false(qpci_msix_pending(&n->dev, 4));
+    qnvme_enable(n, NVME_CC_CSS_NVM);
+    irq_queues(n, 3, 0x30);
+
+    qnvme_disable(n);
+}
+
 static const QNvmeTest nvme_ctrl_tests[] = {
     { "ctrl/identify", test_identify_ctrl, nvme_ctrl_test_setup, "drive=nvm0" },
     { "ctrl/rw-prp", test_rw_prp, nvme_ctrl_test_setup, "drive=nvm0" },
@@ -276,6 +385,7 @@ static const QNvmeTest nvme_ctrl_tests[] = {
     { "ctrl/invalid-opcode", test_invalid_opcode, nvme_ctrl_test_setup,
       "drive=nvm0" },
     { "ctrl/msix", test_msix, nvme_ctrl_test_setup, "drive=nvm0" },
+    { "ctrl/irq", test_irq, nvme_ctrl_test_setup, "drive=nvm0" },
     { }
 };
 

@@ -15,6 +15,7 @@
 #include "../libqtest.h"
 #include "libqos-malloc.h"
 #include "libqos-pc.h"
+#include "hw/pci/pci_regs.h"
 #include "nvme.h"
 
 #define NVME_REG_DBS    0x1000
@@ -109,6 +110,7 @@ static void qnvme_queue_init(QNvme *n, uint16_t qid, uint16_t size)
     q->sq_tail = 0;
     q->cq_head = 0;
     q->phase = true;
+    q->vector = qid == 0 && n->irq_msgs ? 0 : -1;
     q->busy = g_new0(bool, size);
     q->done = g_new0(bool, size);
     q->cqes = g_new0(NvmeCqe, size);
@@ -165,6 +167,62 @@ void qnvme_msix_enable(QNvme *n)
     qpci_msix_enable(&n->dev);
     n->bar = n->dev.msix_table_bar;
     n->bar_mapped = true;
+}
+
+/* The message data of @vector: its number, tagged */
+static uint32_t qnvme_irq_data(uint16_t vector)
+{
+    return 0x4e560000 | vector;
+}
+
+void qnvme_irq_enable(QNvme *n, unsigned nvectors)
+{
+    QTestState *qts = qnvme_qts(n);
+    uint64_t entry;
+    unsigned v;
+
+    g_assert_cmpint(nvectors, <=, QNVME_IRQ_VECTORS);
+    qnvme_msix_enable(n);
+    g_assert_cmpint(qpci_msix_table_size(&n->dev), >=, nvectors);
+    if (!n->irq_msgs) {
+        n->irq_msgs = qnvme_alloc(n, QNVME_IRQ_VECTORS * 4);
+    }
+    qtest_memset(qts, n->irq_msgs, 0, QNVME_IRQ_VECTORS * 4);
+    for (v = 0; v < nvectors; v++) {
+        entry = n->dev.msix_table_off + v * PCI_MSIX_ENTRY_SIZE;
+        qpci_io_writel(&n->dev, n->dev.msix_table_bar,
+                       entry + PCI_MSIX_ENTRY_LOWER_ADDR, n->irq_msgs + v * 4);
+        qpci_io_writel(&n->dev, n->dev.msix_table_bar,
+                       entry + PCI_MSIX_ENTRY_UPPER_ADDR,
+                       (n->irq_msgs + v * 4) >> 32);
+        qpci_io_writel(&n->dev, n->dev.msix_table_bar,
+                       entry + PCI_MSIX_ENTRY_DATA, qnvme_irq_data(v));
+        qnvme_irq_mask(n, v, false);
+    }
+}
+
+void qnvme_irq_mask(QNvme *n, uint16_t vector, bool masked)
+{
+    qpci_io_writel(&n->dev, n->dev.msix_table_bar,
+                   n->dev.msix_table_off + vector * PCI_MSIX_ENTRY_SIZE +
+                   PCI_MSIX_ENTRY_VECTOR_CTRL,
+                   masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+}
+
+bool qnvme_irq_take(QNvme *n, uint16_t vector)
+{
+    QTestState *qts = qnvme_qts(n);
+    uint64_t addr = n->irq_msgs + vector * 4;
+    uint32_t data;
+
+    g_assert(n->irq_msgs && vector < QNVME_IRQ_VECTORS);
+    data = qtest_readl(qts, addr);
+    if (!data) {
+        return false;
+    }
+    g_assert_cmphex(data, ==, qnvme_irq_data(vector));
+    qtest_writel(qts, addr, 0);
+    return true;
 }
 
 void qnvme_enable(QNvme *n, uint8_t css)
@@ -294,8 +352,13 @@ uint16_t qnvme_wait(QNvme *n, uint16_t qid, uint16_t cid, NvmeCqe *cqe)
     g_assert_cmpint(cid, <, q->size);
     g_assert_true(q->busy[cid]);
 
+    /*
+     * Polled, reap whenever; interrupt-driven, only after a message of the
+     * queue's vector (one message may stand for several completions).
+     */
     while (!q->done[cid]) {
-        if (!qnvme_reap(n, qid)) {
+        if ((q->vector >= 0 && !qnvme_irq_take(n, q->vector)) ||
+            !qnvme_reap(n, qid)) {
             uint32_t csts = qnvme_readl(n, offsetof(NvmeBar, csts));
 
             g_assert_cmpint(NVME_CSTS_CFS(csts), ==, 0);
@@ -433,6 +496,9 @@ uint16_t qnvme_create_cq_irq(QNvme *n, uint16_t qid, uint16_t size,
     uint16_t status;
 
     qnvme_queue_init(n, qid, size);
+    if (n->irq_msgs && vector >= 0) {
+        n->q[qid].vector = vector;
+    }
     cmd.dptr.prp1 = cpu_to_le64(n->q[qid].cq);
     status = qnvme_cmd(n, 0, &cmd, NULL);
     if (status) {
@@ -538,6 +604,10 @@ void qnvme_cleanup(QNvme *n)
     if (n->pending_prp_list) {
         qnvme_free(n, n->pending_prp_list);
         n->pending_prp_list = 0;
+    }
+    if (n->irq_msgs) {
+        qnvme_free(n, n->irq_msgs);
+        n->irq_msgs = 0;
     }
     if (n->bar_mapped) {
         qpci_iounmap(&n->dev, n->bar);

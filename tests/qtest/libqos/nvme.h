@@ -28,6 +28,7 @@ typedef struct QNvmeQueue {
     uint16_t sq_tail;
     uint16_t cq_head;
     bool phase;
+    int vector;                 /* MSI-X vector waited for; -1: polled */
     /* indexed by command identifier, which is the SQ slot */
     bool *busy;
     bool *done;
@@ -45,6 +46,7 @@ typedef struct QNvme {
     uint32_t db_stride;         /* bytes between doorbells */
     QNvmeQueue q[QNVME_MAX_QUEUES];
     uint64_t pending_prp_list;  /* set by qnvme_map(), taken by submit */
+    uint64_t irq_msgs;          /* where MSI-X messages land; 0: polled */
 } QNvme;
 
 /*
@@ -100,6 +102,20 @@ void qnvme_vfu_stop(QNvmeVfu *v);
 /* Controller state. */
 void qnvme_enable(QNvme *n, uint8_t css);
 void qnvme_msix_enable(QNvme *n);
+
+/*
+ * Interrupt-driven completions: enable MSI-X with vectors 0 to
+ * @nvectors - 1 unmasked, each writing its message to a word of guest
+ * memory the driver watches.  From then on qnvme_wait() looks at the admin
+ * queue, and at I/O queues created with a vector, only after the queue's
+ * vector delivered a message, and fails the test if none arrives within
+ * QNVME_TIMEOUT_US.
+ */
+#define QNVME_IRQ_VECTORS       8
+void qnvme_irq_enable(QNvme *n, unsigned nvectors);
+void qnvme_irq_mask(QNvme *n, uint16_t vector, bool masked);
+/* Whether @vector's message arrived since the last call; takes it. */
+bool qnvme_irq_take(QNvme *n, uint16_t vector);
 void qnvme_disable(QNvme *n);
 uint32_t qnvme_readl(QNvme *n, uint64_t off);
 void qnvme_writel(QNvme *n, uint64_t off, uint32_t val);
