@@ -204,6 +204,62 @@ static void test_css(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+/*
+ * The namespace of the controller's drive property has the copy limits of
+ * an nvme-ns, and NVM Copy (format 0h) works on it.
+ */
+static void test_copy(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    NvmeIdNs ns;
+    NvmeCopySourceRangeFormat0_2 r[2] = {
+        { .slba = cpu_to_le64(8), .nlb = cpu_to_le16(3) },      /* 4 */
+        { .slba = cpu_to_le64(0), .nlb = cpu_to_le16(7) },      /* 8 */
+    };
+    NvmeCopyCmd copy = {
+        .opcode = NVME_CMD_COPY,
+        .nsid = cpu_to_le32(TEST_NSID),
+        .sdlba = cpu_to_le64(64),
+        .nr = 1,
+    };
+    NvmeCopySourceRangeFormat0_2 many[129] = { };
+    uint8_t out[12 * TEST_LBA_SIZE], in[12 * TEST_LBA_SIZE];
+    uint64_t buf;
+
+    qnvme_enable(n, NVME_CC_CSS_NVM);
+    qnvme_create_ioq(n, 1);
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_NS, TEST_NSID, 0, 0, &ns),
+                    ==, NVME_SUCCESS);
+    g_assert_cmpint(le16_to_cpu(ns.mssrl), ==, 128);
+    g_assert_cmpint(le32_to_cpu(ns.mcl), ==, 128);
+    g_assert_cmpint(ns.msrc, ==, 127);
+
+    for (size_t i = 0; i < sizeof(out); i++) {
+        out[i] = i * 5 + (i >> 9);
+    }
+    buf = qnvme_alloc(n, sizeof(out));
+    qnvme_memwrite(n, buf, out, sizeof(out));
+    g_assert_cmphex(qnvme_rw(n, 1, NVME_CMD_WRITE, TEST_NSID, 0, 12, buf,
+                             sizeof(out)), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_cmd_data(n, 1, (NvmeCmd *)&copy, r, sizeof(r),
+                                   true, NULL), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_rw(n, 1, NVME_CMD_READ, TEST_NSID, 64, 12, buf,
+                             sizeof(in)), ==, NVME_SUCCESS);
+    qnvme_memread(n, buf, in, sizeof(in));
+    g_assert_cmpmem(in, 4 * TEST_LBA_SIZE, out + 8 * TEST_LBA_SIZE,
+                    4 * TEST_LBA_SIZE);
+    g_assert_cmpmem(in + 4 * TEST_LBA_SIZE, 8 * TEST_LBA_SIZE, out,
+                    8 * TEST_LBA_SIZE);
+    qnvme_free(n, buf);
+
+    /* MSRC: at most 128 ranges */
+    copy.nr = 128;
+    g_assert_cmphex(qnvme_cmd_data(n, 1, (NvmeCmd *)&copy, many,
+                                   sizeof(many), true, NULL), ==,
+                    NVME_CMD_SIZE_LIMIT | NVME_DNR);
+    qnvme_disable(n);
+}
+
 static void test_invalid_opcode(void *obj, void *data, QGuestAllocator *alloc)
 {
     QNvme *n = obj;
@@ -382,6 +438,7 @@ static const QNvmeTest nvme_ctrl_tests[] = {
     { "ctrl/identify", test_identify_ctrl, nvme_ctrl_test_setup, "drive=nvm0" },
     { "ctrl/rw-prp", test_rw_prp, nvme_ctrl_test_setup, "drive=nvm0" },
     { "ctrl/css", test_css, nvme_ctrl_test_setup, "drive=nvm0" },
+    { "ctrl/copy", test_copy, nvme_ctrl_test_setup, "drive=nvm0" },
     { "ctrl/invalid-opcode", test_invalid_opcode, nvme_ctrl_test_setup,
       "drive=nvm0" },
     { "ctrl/msix", test_msix, nvme_ctrl_test_setup, "drive=nvm0" },

@@ -327,13 +327,13 @@ static void test_one_line(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(mem_read(n, NSID_MEM, 512 * KiB, in, 4), ==,
                     NVME_LBA_RANGE | NVME_DNR);
 
-    /*
-     * The namespace of the controller's drive property has no copy limits
-     * set (MSSRL = MCL = 0): NVM Copy to it hits them, as with any format.
-     */
+    /* NVM Copy from it to the namespace of the controller's drive */
     set_cdfe(n, NVME_OCFS_COPY_FORMAT_4);
-    r = mem_src(NSID_MEM, 0, 4 * KiB);
-    g_assert_cmphex(nvm_copy4(n, 0, &r, 1), ==, NVME_CMD_SIZE_LIMIT | NVME_DNR);
+    r = mem_src(NSID_MEM, 508 * KiB, sizeof(out));
+    g_assert_cmphex(nvm_copy4(n, 16, &r, 1), ==, NVME_SUCCESS);
+    g_assert_cmphex(nvm_rw(n, NVME_CMD_READ, 16, in, sizeof(in)), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
     qnvme_disable(n);
 }
 
