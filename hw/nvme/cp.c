@@ -1027,8 +1027,9 @@ static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
     uint16_t status;
     int i, j;
 
+    /* a set of no ranges is no valid set */
     if (!numr) {
-        return NVME_INVALID_FIELD | NVME_DNR;
+        return NVME_INVALID_MRS | NVME_DNR;
     }
 
     if (numr > cp->params.maxmemr) {

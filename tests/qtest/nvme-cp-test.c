@@ -456,7 +456,7 @@ static void test_mrs(void *obj, void *data, QGuestAllocator *alloc)
 
     /* creation errors; the result of a range error is its index */
     g_assert_cmphex(mrs_create(n, NSID_CP, r, 0, NULL), ==,
-                    NVME_INVALID_FIELD | NVME_DNR);
+                    NVME_INVALID_MRS | NVME_DNR);
     for (int i = 0; i < 5; i++) {
         r[i] = range(NSID_MEM, i * 4 * KiB, 4 * KiB);
     }
@@ -883,6 +883,7 @@ static void test_concurrency(void *obj, void *data, QGuestAllocator *alloc)
 
     /* deleting the queue stops the long one; the device stays usable */
     g_assert_cmphex(qnvme_delete_sq(n, QID), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_wait(n, QID, slow, NULL), ==, NVME_CMD_ABORT_SQ_DEL);
     g_assert_cmphex(qnvme_delete_cq(n, QID), ==, NVME_SUCCESS);
     qnvme_create_ioq(n, QID);
     g_assert_cmphex(exec(n, NSID_CP, PIND_REDUCE, rsid, 4 << 8, 0, NULL), ==,
@@ -900,7 +901,8 @@ static void test_concurrency(void *obj, void *data, QGuestAllocator *alloc)
 static void test_budget_reset(void *obj, void *data, QGuestAllocator *alloc)
 {
     QNvme *n = obj;
-    uint64_t result;
+    uint64_t result, cqe_addr;
+    bool phase;
 
     start(n);
     g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_WAIT,
@@ -912,8 +914,13 @@ static void test_budget_reset(void *obj, void *data, QGuestAllocator *alloc)
 
     g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
+    /* a reset ends it without a completion, as every outstanding command */
+    cqe_addr = n->q[QID].cq + n->q[QID].cq_head * sizeof(NvmeCqe);
+    phase = n->q[QID].phase;
     exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS);
     qnvme_disable(n);
+    g_assert_cmpint(qtest_readw(qnvme_qts(n), cqe_addr +
+                                offsetof(NvmeCqe, status)) & 1, !=, phase);
 
     start(n);
     g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 1, 0, &result), ==,
@@ -1264,6 +1271,7 @@ static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_REQ);
     cid = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
     g_assert_cmphex(qnvme_delete_sq(n, QID), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_SQ_DEL);
     g_assert_cmphex(qnvme_delete_cq(n, QID), ==, NVME_SUCCESS);
     qnvme_create_ioq(n, QID);
     cid = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
