@@ -3,6 +3,7 @@
 #   make            build qemu-system-x86_64 and the tests (configures first)
 #   make check      run every test, print "N passed, N failed"
 #   make run        boot a Linux guest with the device and run the demo
+#                   (VFIO_USER=1: the device out of process, over vfio-user)
 #   make check-guest  the end-to-end tests in the guest (also in make check)
 #   make bench      measure the eBPF machine against native C, and NVMe
 #                   over vfio-user against in process
@@ -24,7 +25,7 @@ check: all
 	scripts/run-tests.sh
 
 run: all
-	scripts/run-demo.sh
+	scripts/run-demo.sh $(if $(VFIO_USER),--vfio-user)
 
 check-guest: all
 	scripts/run-guest.sh e2e

@@ -89,21 +89,37 @@ if [ -z "$pattern" ] || [[ unit/test-nvme-bpf == *"$pattern"* ]]; then
         sed -n 's/^# conformance: //p' "$log")" "$log"
 fi
 
-# The end-to-end tests in a Linux guest (tests/guest/e2e.sh)
+# The end-to-end tests in a Linux guest (tests/guest/e2e.sh) and the demo
+# of make run, whose answers must all equal the guest's: with the device in
+# process, then out of process over vfio-user; then the out-of-process
+# device's lifetime across VMs (scripts/guest-vfu-lifetime.sh)
 if [ -z "${QEMU_BUILD:-}" ] &&
    { [ -z "$pattern" ] || [[ guest/e2e == *"$pattern"* ]]; }; then
-    log=$logs/guest.log
-    "$top/scripts/run-guest.sh" e2e > "$log" 2>&1
-    rc=$?
-    result $rc "guest: Linux, nvme-cli and nvme-cs end to end: $(
-        grep -a 'passed, .* failed' "$log" | tr -d '\r'); $(
-        grep -a '^guest: e2e finished' "$log" | sed 's/^guest: e2e //')" \
-        "$log"
-    # the demo of make run, whose answers must all equal the guest's
-    log=$logs/demo.log
-    "$top/scripts/run-guest.sh" demo > "$log" 2>&1
-    result $? "guest: the make run demo ($(grep -a '^== Summary' "$log" |
-        tr -d '\r' | sed 's/^== Summary: //'))" "$log"
+    for transport in "in process" vfio-user; do
+        opt=
+        [ "$transport" = vfio-user ] && opt=--vfio-user
+        log=$logs/guest-e2e-$n.log
+        "$top/scripts/run-guest.sh" $opt e2e > "$log" 2>&1
+        result $? "guest ($transport): Linux, nvme-cli and nvme-cs end to end: $(
+            grep -a 'passed, .* failed' "$log" | tr -d '\r'); $(
+            grep -a '^guest: e2e finished' "$log" | sed 's/^guest: e2e //')" \
+            "$log"
+        log=$logs/guest-demo-$n.log
+        "$top/scripts/run-guest.sh" $opt demo > "$log" 2>&1
+        result $? "guest ($transport): the make run demo ($(
+            grep -a '^== Summary' "$log" | tr -d '\r' |
+            sed 's/^== Summary: //'))" "$log"
+    done
+    log=$logs/guest-lifetime.log
+    "$top/scripts/guest-vfu-lifetime.sh" > "$log" 2>&1
+    while read -r line; do
+        case $line in
+        "ok - "*) result 0 "guest (vfio-user): ${line#ok - }" "$log" ;;
+        "not ok - "*) result 1 "guest (vfio-user): ${line#not ok - }" "$log" ;;
+        esac
+    done < "$log"
+    grep -q '^\(not \)\?ok - ' "$log" ||
+        result 1 "guest: the vfio-user lifetime tests ran" "$log"
 fi
 
 if [ -z "$pattern" ] && [ -z "${QEMU_BUILD:-}" ]; then

@@ -9,23 +9,7 @@ CTRL=/dev/nvme0
 NVM=/dev/nvme0n1
 MEM=/dev/ng0n2
 CP=/dev/ng0n3
-n=0
-passed=0
-failed=0
-
-t() {
-    desc=$1
-    shift
-    n=$((n + 1))
-    if "$@" > /tmp/out 2>&1; then
-        passed=$((passed + 1))
-        echo "ok $n - $desc"
-    else
-        failed=$((failed + 1))
-        echo "not ok $n - $desc"
-        sed 's/^/# /' /tmp/out
-    fi
-}
+. "$(dirname "$0")"/tap.sh
 
 # The sum of the little-endian 32-bit integers of a file, in decimal
 # (exact: below 2^53 for the sizes used here)
@@ -207,5 +191,4 @@ t "the nvme-cli commands of the documentation" nvme_cli
 t "nvme-cs slm-fill, mrs-list, unload; errors by status name" tool_rest
 
 sed 's/^/# dmesg: /' /tmp/dmesg
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+tap_end
