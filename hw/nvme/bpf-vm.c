@@ -442,8 +442,9 @@ static bool check_regs(NvmeBpfCheck *c, uint32_t pc)
         }
         if (op == JMP_CALL) {
             if (i->src == CALL_LOCAL) {
-                /* the callee starts with its arguments r1-r5 */
-                check_flow(c, pc + 1 + i->imm, ARG_REGS | REG(R10));
+                /* the callee starts with the arguments its caller set */
+                check_flow(c, pc + 1 + i->imm,
+                           (init & ARG_REGS) | REG(R10));
             } else {
                 const NvmeBpfHelper *h = check_helper(c->helpers, i->imm);
 

@@ -165,6 +165,11 @@ static const RejectCase reject_cases[] = {
     { "uninit-r6", "mov %r0, %r6\n exit", .why = "r6 is read" },
     { "callee-saved-args", "mov %r0, 0\n call local f\n mov %r0, %r1\n"
       "exit\nf:\n mov %r0, 0\n exit", .why = "r1 is read" },
+    { "callee-unset-arg", "call local f\n exit\nf:\n mov %r0, %r4\n exit",
+      .why = "r4 is read" },
+    { "callee-unset-arg-one-caller", "mov %r3, 1\n call local f\n"
+      "call local f\n exit\nf:\n mov %r0, %r3\n exit",
+      .why = "r3 is read" },
     { "write-r10", "mov %r10, 0\n mov %r0, 0\n exit", .why = "r10" },
     { "ldx-into-r10", "ldxdw %r10, [%r1]\n mov %r0, 0\n exit", .why = "r10" },
     { "stack-too-deep", "stdw [%r10-520], 1\n mov %r0, 0\n exit",
