@@ -104,6 +104,7 @@ typedef struct NvmeBpfInsn {
 
 struct NvmeBpfProg {
     const NvmeBpfHelpers *helpers;
+    unsigned    refs;
     uint32_t    len;
     NvmeBpfInsn insns[];
 };
@@ -132,9 +133,17 @@ uint32_t nvme_bpf_len(const NvmeBpfProg *prog)
     return prog->len;
 }
 
+NvmeBpfProg *nvme_bpf_ref(NvmeBpfProg *prog)
+{
+    prog->refs++;
+    return prog;
+}
+
 void nvme_bpf_free(NvmeBpfProg *prog)
 {
-    g_free(prog);
+    if (prog && !--prog->refs) {
+        g_free(prog);
+    }
 }
 
 /*
@@ -507,6 +516,7 @@ NvmeBpfProg *nvme_bpf_load(const void *code, size_t size,
     n = size / 8;
     prog = g_malloc(sizeof(*prog) + n * sizeof(NvmeBpfInsn));
     prog->len = n;
+    prog->refs = 1;
     prog->helpers = helpers;
     for (pc = 0; pc < n; pc++) {
         const uint8_t *p = (const uint8_t *)code + pc * 8;
@@ -583,6 +593,23 @@ static inline void *bpf_mem(const NvmeBpfRegion *regions, unsigned nregions,
 void *nvme_bpf_mem(NvmeBpfRun *run, uint64_t addr, uint64_t len, bool write)
 {
     return bpf_mem(run->regions, run->nregions, addr, len, write);
+}
+
+bool nvme_bpf_work(NvmeBpfRun *run, uint64_t insns)
+{
+    run->insns += insns;
+    if (run->budget && run->insns > run->budget) {
+        run->stop = NVME_BPF_EBUDGET;
+        return false;
+    }
+    if (run->insns >= run->poll_at) {
+        run->poll_at = run->insns + NVME_BPF_POLL_INSNS;
+        if (run->poll && run->poll(run->opaque)) {
+            run->stop = NVME_BPF_ESTOPPED;
+            return false;
+        }
+    }
+    return true;
 }
 
 #define FAIL(err)                                                       \
@@ -769,6 +796,7 @@ static uint64_t bpf_end(bool alu64, bool be, int32_t bits, uint64_t v)
  * The interpreter: one case a full opcode for the common instructions
  */
 
+
 #define DST     reg[i->dst]
 #define SRC     reg[i->src]
 #define IMM     ((uint64_t)(int64_t)i->imm)
@@ -796,6 +824,8 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
         .host = stack, .len = sizeof(stack), .writable = true,
     };
     run->error = NVME_BPF_OK;
+    run->stop = NVME_BPF_OK;
+    run->poll_at = NVME_BPF_POLL_INSNS;
     run->r0 = 0;
     memcpy(&reg[1], run->args, sizeof(run->args));
     reg[R10] = nvme_bpf_addr(0, sizeof(stack));
@@ -816,6 +846,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
             }
             next = QEMU_ALIGN_DOWN(n, NVME_BPF_POLL_INSNS) +
                    NVME_BPF_POLL_INSNS + 1;
+            run->poll_at = next - 1;
             if (run->budget && run->budget < next - 1) {
                 next = run->budget + 1;
             }
@@ -1227,10 +1258,18 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
                 const NvmeBpfHelper *h = &prog->helpers->table[i->imm];
                 bool fault = false;
 
+                run->insns = n;
                 reg[R0] = h->fn(run, &reg[1], &fault);
+                n = run->insns;
                 if (fault) {
                     FAIL(NVME_BPF_EHELPER);
                 }
+                if (run->stop) {
+                    FAIL(run->stop);
+                }
+                /* the helper polled last: plan the next check from there */
+                next = MIN(run->poll_at + 1, run->budget ? run->budget + 1 :
+                                                           UINT64_MAX);
             }
             break;
 
@@ -1294,32 +1333,55 @@ out:
  * The helpers of block/nvme-bpf.h
  */
 
+/*
+ * The helpers work in pieces of NVME_BPF_HELPER_CHUNK bytes and count as
+ * one instruction for 8 bytes copied or set, one for a byte of CRC.
+ */
 static uint64_t helper_memcpy(NvmeBpfRun *run, const uint64_t *args,
                               bool *fault)
 {
-    void *dst = nvme_bpf_mem(run, args[0], args[2], true);
-    void *src = nvme_bpf_mem(run, args[1], args[2], false);
+    uint8_t *dst = nvme_bpf_mem(run, args[0], args[2], true);
+    uint8_t *src = nvme_bpf_mem(run, args[1], args[2], false);
+    uint64_t len = args[2], off, n;
 
     if (!dst || !src) {
         *fault = true;
         return 0;
     }
 
-    memmove(dst, src, args[2]);
+    /* front to back, or back to front when the destination is above */
+    for (off = 0; off < len; off += n) {
+        n = MIN(len - off, NVME_BPF_HELPER_CHUNK);
+        if (dst > src) {
+            memmove(dst + len - off - n, src + len - off - n, n);
+        } else {
+            memmove(dst + off, src + off, n);
+        }
+        if (!nvme_bpf_work(run, DIV_ROUND_UP(n, 8))) {
+            break;
+        }
+    }
     return 0;
 }
 
 static uint64_t helper_memset(NvmeBpfRun *run, const uint64_t *args,
                               bool *fault)
 {
-    void *dst = nvme_bpf_mem(run, args[0], args[2], true);
+    uint8_t *dst = nvme_bpf_mem(run, args[0], args[2], true);
+    uint64_t len = args[2], off, n;
 
     if (!dst) {
         *fault = true;
         return 0;
     }
 
-    memset(dst, args[1], args[2]);
+    for (off = 0; off < len; off += n) {
+        n = MIN(len - off, NVME_BPF_HELPER_CHUNK);
+        memset(dst + off, args[1], n);
+        if (!nvme_bpf_work(run, DIV_ROUND_UP(n, 8))) {
+            break;
+        }
+    }
     return 0;
 }
 
@@ -1327,14 +1389,23 @@ static uint64_t helper_crc32c(NvmeBpfRun *run, const uint64_t *args,
                               bool *fault)
 {
     const uint8_t *src = nvme_bpf_mem(run, args[1], args[2], false);
+    uint64_t len = args[2], off, n;
+    /* crc32c() inverts its result only: invert the seed for chaining */
+    uint32_t crc = args[0];
 
     if (!src) {
         *fault = true;
         return 0;
     }
 
-    /* crc32c() inverts its result only: invert the seed for chaining */
-    return crc32c((uint32_t)args[0] ^ 0xffffffff, src, args[2]);
+    for (off = 0; off < len; off += n) {
+        n = MIN(len - off, NVME_BPF_HELPER_CHUNK);
+        crc = crc32c(crc ^ 0xffffffff, src + off, n);
+        if (!nvme_bpf_work(run, n)) {
+            break;
+        }
+    }
+    return crc;
 }
 
 static const NvmeBpfHelper nvme_bpf_std_table[] = {

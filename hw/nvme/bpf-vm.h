@@ -29,7 +29,13 @@
 #define NVME_BPF_MAX_REGIONS    1024
 
 /* Instructions run between two calls of NvmeBpfRun.poll */
-#define NVME_BPF_POLL_INSNS     (1 << 20)
+#define NVME_BPF_POLL_INSNS     (1 << 18)
+
+/*
+ * A helper counts as the instructions its work would take (see
+ * nvme_bpf_work()), and works in pieces of at most this many bytes.
+ */
+#define NVME_BPF_HELPER_CHUNK   (64 * 1024)
 
 typedef struct NvmeBpfProg NvmeBpfProg;
 typedef struct NvmeBpfRun NvmeBpfRun;
@@ -43,7 +49,9 @@ typedef struct NvmeBpfRegion {
 /*
  * A helper returns the value of r0.  It reaches program memory with
  * nvme_bpf_mem() and sets *fault when an argument is not acceptable,
- * which stops the program with NVME_BPF_EHELPER.
+ * which stops the program with NVME_BPF_EHELPER.  It accounts for its
+ * work with nvme_bpf_work(), in pieces of at most NVME_BPF_HELPER_CHUNK
+ * bytes, and returns when that says stop.
  */
 typedef uint64_t (*NvmeBpfHelperFn)(NvmeBpfRun *run, const uint64_t *args,
                                     bool *fault);
@@ -82,7 +90,11 @@ struct NvmeBpfRun {
     uint64_t            r0;
     NvmeBpfError        error;
     uint32_t            pc;         /* of the instruction that failed */
-    uint64_t            insns;      /* instructions run */
+    uint64_t            insns;      /* instructions run, helpers' work too */
+
+    /* private to the machine and its helpers */
+    NvmeBpfError        stop;       /* why a helper stopped */
+    uint64_t            poll_at;    /* poll when insns reaches it */
 };
 
 /*
@@ -94,6 +106,13 @@ struct NvmeBpfRun {
 NvmeBpfProg *nvme_bpf_load(const void *code, size_t size,
                            const NvmeBpfHelpers *helpers, unsigned entry_regs,
                            char **why);
+
+/*
+ * A program is freed with its last reference: nvme_bpf_load() returns
+ * one, nvme_bpf_ref() takes another, nvme_bpf_free() drops one (all from
+ * one thread; runs may be on others).
+ */
+NvmeBpfProg *nvme_bpf_ref(NvmeBpfProg *prog);
 void nvme_bpf_free(NvmeBpfProg *prog);
 uint32_t nvme_bpf_len(const NvmeBpfProg *prog);
 
@@ -102,6 +121,12 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run);
 
 /* The host memory behind @len bytes at program address @addr, or NULL */
 void *nvme_bpf_mem(NvmeBpfRun *run, uint64_t addr, uint64_t len, bool write);
+
+/*
+ * For helpers: count @insns instructions of work done, check the budget
+ * and poll as the interpreter does; false if the run must stop.
+ */
+bool nvme_bpf_work(NvmeBpfRun *run, uint64_t insns);
 
 static inline uint64_t nvme_bpf_addr(unsigned region, uint64_t off)
 {

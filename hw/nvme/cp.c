@@ -37,7 +37,11 @@
 #define TYPE_NVME_COMPUTE_NS "nvme-compute-ns"
 OBJECT_DECLARE_SIMPLE_TYPE(NvmeComputeNamespace, NVME_COMPUTE_NS)
 
-/* A device-defined program checks for cancellation this often. */
+/*
+ * Work a program does between two checks for a stop, in bytes read or
+ * written (or compared): this bounds how late a program notices its time
+ * budget, an Abort or a reset.
+ */
 #define NVME_CP_STEP        (64 * KiB)
 
 /* Parameter data of Execute Program, at most */
@@ -61,6 +65,7 @@ typedef struct NvmeCpCtx {
     uint32_t    plen;
     int64_t     deadline;       /* QEMU_CLOCK_REALTIME, ns */
     bool        cancel;
+    uint64_t    work;           /* since the last check */
 } NvmeCpCtx;
 
 /*
@@ -80,10 +85,54 @@ static uint16_t nvme_cp_check(NvmeCpCtx *ctx)
     return NVME_SUCCESS;
 }
 
+/*
+ * The work meter: a program accounts for the @bytes of work it just did
+ * (at most NVME_CP_STEP at a time); every NVME_CP_STEP bytes, check for a
+ * stop.
+ */
+static uint16_t nvme_cp_work(NvmeCpCtx *ctx, uint64_t bytes)
+{
+    ctx->work += bytes;
+    if (ctx->work < NVME_CP_STEP) {
+        return NVME_SUCCESS;
+    }
+    ctx->work = 0;
+    return nvme_cp_check(ctx);
+}
+
 /* Range @i of the set, or NULL: programs touch memory through this only. */
 static NvmeCpRange *nvme_cp_range(NvmeCpCtx *ctx, int i)
 {
     return i < ctx->nranges ? &ctx->ranges[i] : NULL;
+}
+
+/*
+ * The chunk iterator: @fn on the successive pieces of @len bytes, each at
+ * most NVME_CP_STEP bytes (or one @unit, if larger) and a multiple of
+ * @unit, metered as work; stops at the first status.
+ */
+typedef uint16_t (*NvmeCpChunkFn)(NvmeCpCtx *ctx, uint64_t off,
+                                  uint64_t len, void *opaque);
+
+static uint16_t nvme_cp_chunks(NvmeCpCtx *ctx, uint64_t len, uint64_t unit,
+                               NvmeCpChunkFn fn, void *opaque)
+{
+    uint64_t step = MAX(QEMU_ALIGN_DOWN(NVME_CP_STEP, unit), unit);
+    uint64_t off, n;
+    uint16_t status;
+
+    for (off = 0; off < len; off += n) {
+        n = MIN(len - off, step);
+        status = fn(ctx, off, n, opaque);
+        if (!status) {
+            status = nvme_cp_work(ctx, n);
+        }
+        if (status) {
+            return status;
+        }
+    }
+
+    return NVME_SUCCESS;
 }
 
 /*
@@ -106,6 +155,42 @@ enum {
     NVME_CP_REDUCE_COUNT    = 3,
 };
 
+typedef struct NvmeCpReduce {
+    const uint8_t   *in;
+    unsigned        op;
+    unsigned        width;
+    uint64_t        acc;
+} NvmeCpReduce;
+
+static uint16_t nvme_cp_reduce_chunk(NvmeCpCtx *ctx, uint64_t off,
+                                     uint64_t len, void *opaque)
+{
+    NvmeCpReduce *r = opaque;
+    uint64_t i;
+
+    for (i = off; i < off + len; i += r->width) {
+        uint64_t v = r->width == 4 ? (uint32_t)ldl_le_p(r->in + i) :
+                                     ldq_le_p(r->in + i);
+
+        switch (r->op) {
+        case NVME_CP_REDUCE_SUM:
+            r->acc += v;
+            break;
+        case NVME_CP_REDUCE_MIN:
+            r->acc = MIN(r->acc, v);
+            break;
+        case NVME_CP_REDUCE_MAX:
+            r->acc = MAX(r->acc, v);
+            break;
+        case NVME_CP_REDUCE_COUNT:
+            r->acc += v == ctx->cparam2;
+            break;
+        }
+    }
+
+    return NVME_SUCCESS;
+}
+
 /*
  * reduce: range 0 holds little-endian unsigned integers of CPARAM1 bits
  * 15:8 bytes (4 or 8); CPARAM1 bits 7:0 select sum (0, modulo 2^64), min
@@ -114,50 +199,35 @@ enum {
 static uint16_t nvme_cp_reduce(NvmeCpCtx *ctx, uint64_t *result)
 {
     NvmeCpRange *in = nvme_cp_range(ctx, 0);
-    unsigned op = ctx->cparam1 & 0xff;
-    unsigned width = (ctx->cparam1 >> 8) & 0xff;
-    uint64_t acc, n, i;
+    NvmeCpReduce r = {
+        .op = ctx->cparam1 & 0xff,
+        .width = (ctx->cparam1 >> 8) & 0xff,
+    };
     uint16_t status;
 
-    if (!in || (width != 4 && width != 8) || in->len % width ||
-        op > NVME_CP_REDUCE_COUNT) {
+    if (!in || (r.width != 4 && r.width != 8) || in->len % r.width ||
+        r.op > NVME_CP_REDUCE_COUNT) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+    if (!in->len &&
+        (r.op == NVME_CP_REDUCE_MIN || r.op == NVME_CP_REDUCE_MAX)) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
 
-    n = in->len / width;
-    if (!n && (op == NVME_CP_REDUCE_MIN || op == NVME_CP_REDUCE_MAX)) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
+    r.in = in->ptr;
+    r.acc = r.op == NVME_CP_REDUCE_MIN ? UINT64_MAX : 0;
+    status = nvme_cp_chunks(ctx, in->len, r.width, nvme_cp_reduce_chunk, &r);
+    *result = r.acc;
+    return status;
+}
 
-    acc = op == NVME_CP_REDUCE_MIN ? UINT64_MAX : 0;
-    for (i = 0; i < n; i++) {
-        uint64_t v = width == 4 ? (uint32_t)ldl_le_p(in->ptr + i * 4) :
-                                  ldq_le_p(in->ptr + i * 8);
+static uint16_t nvme_cp_crc32c_chunk(NvmeCpCtx *ctx, uint64_t off,
+                                     uint64_t len, void *opaque)
+{
+    uint32_t *crc = opaque;
 
-        switch (op) {
-        case NVME_CP_REDUCE_SUM:
-            acc += v;
-            break;
-        case NVME_CP_REDUCE_MIN:
-            acc = MIN(acc, v);
-            break;
-        case NVME_CP_REDUCE_MAX:
-            acc = MAX(acc, v);
-            break;
-        case NVME_CP_REDUCE_COUNT:
-            acc += v == ctx->cparam2;
-            break;
-        }
-
-        if (!((i + 1) % (NVME_CP_STEP / 8))) {
-            status = nvme_cp_check(ctx);
-            if (status) {
-                return status;
-            }
-        }
-    }
-
-    *result = acc;
+    /* crc32c() returns the final, inverted value: undo that */
+    *crc = crc32c(*crc, ctx->ranges[0].ptr + off, len) ^ 0xffffffff;
     return NVME_SUCCESS;
 }
 
@@ -166,24 +236,21 @@ static uint16_t nvme_cp_crc32c(NvmeCpCtx *ctx, uint64_t *result)
 {
     NvmeCpRange *in = nvme_cp_range(ctx, 0);
     uint32_t crc = 0xffffffff;
-    uint64_t off, chunk;
     uint16_t status;
 
     if (!in) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
 
-    for (off = 0; off < in->len; off += chunk) {
-        chunk = MIN(in->len - off, NVME_CP_STEP);
-        /* crc32c() returns the final, inverted value: undo that */
-        crc = crc32c(crc, in->ptr + off, chunk) ^ 0xffffffff;
-        status = nvme_cp_check(ctx);
-        if (status) {
-            return status;
-        }
-    }
-
+    status = nvme_cp_chunks(ctx, in->len, 1, nvme_cp_crc32c_chunk, &crc);
     *result = crc ^ 0xffffffff;
+    return status;
+}
+
+static uint16_t nvme_cp_sha256_chunk(NvmeCpCtx *ctx, uint64_t off,
+                                     uint64_t len, void *opaque)
+{
+    g_checksum_update(opaque, ctx->ranges[0].ptr + off, len);
     return NVME_SUCCESS;
 }
 
@@ -193,7 +260,6 @@ static uint16_t nvme_cp_sha256(NvmeCpCtx *ctx, uint64_t *result)
     NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
     g_autoptr(GChecksum) sum = NULL;
     gsize len = 32;
-    uint64_t off, chunk;
     uint16_t status;
 
     if (!in || !out || out->len < 32) {
@@ -201,13 +267,9 @@ static uint16_t nvme_cp_sha256(NvmeCpCtx *ctx, uint64_t *result)
     }
 
     sum = g_checksum_new(G_CHECKSUM_SHA256);
-    for (off = 0; off < in->len; off += chunk) {
-        chunk = MIN(in->len - off, NVME_CP_STEP);
-        g_checksum_update(sum, in->ptr + off, chunk);
-        status = nvme_cp_check(ctx);
-        if (status) {
-            return status;
-        }
+    status = nvme_cp_chunks(ctx, in->len, 1, nvme_cp_sha256_chunk, sum);
+    if (status) {
+        return status;
     }
     g_checksum_get_digest(sum, out->ptr, &len);
 
@@ -220,37 +282,27 @@ enum {
     NVME_CP_FILTER_LE, NVME_CP_FILTER_GT, NVME_CP_FILTER_GE,
 };
 
-/*
- * filter: range 0 holds records of CPARAM1 bits 15:0 bytes; each record
- * whose little-endian unsigned field at byte CPARAM1 bits 31:16, of CPARAM1
- * bits 39:32 bytes (1, 2, 4 or 8), compares with CPARAM2 by CPARAM1 bits
- * 47:40 (0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >=) is appended to range 1.
- * Returns the number of records written.
- */
-static uint16_t nvme_cp_filter(NvmeCpCtx *ctx, uint64_t *result)
+typedef struct NvmeCpFilter {
+    uint32_t    rsz, foff, fsz;
+    unsigned    op;
+    uint64_t    matched;
+} NvmeCpFilter;
+
+static uint16_t nvme_cp_filter_chunk(NvmeCpCtx *ctx, uint64_t off,
+                                     uint64_t len, void *opaque)
 {
-    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
-    uint32_t rsz = ctx->cparam1 & 0xffff;
-    uint32_t foff = (ctx->cparam1 >> 16) & 0xffff;
-    uint32_t fsz = (ctx->cparam1 >> 32) & 0xff;
-    unsigned op = (ctx->cparam1 >> 40) & 0xff;
-    uint64_t i, n, matched = 0;
-    uint16_t status;
+    NvmeCpRange *in = &ctx->ranges[0], *out = &ctx->ranges[1];
+    NvmeCpFilter *f = opaque;
+    uint64_t i;
 
-    if (!in || !out || !rsz || in->len % rsz || !is_power_of_2(fsz) ||
-        fsz > 8 || foff + fsz > rsz || op > NVME_CP_FILTER_GE) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    n = in->len / rsz;
-    for (i = 0; i < n; i++) {
-        const uint8_t *rec = in->ptr + i * rsz;
+    for (i = off; i < off + len; i += f->rsz) {
+        const uint8_t *rec = in->ptr + i;
         uint64_t v = 0;
         bool match = false;
 
-        memcpy(&v, rec + foff, fsz);
+        memcpy(&v, rec + f->foff, f->fsz);
         v = le64_to_cpu(v);
-        switch (op) {
+        switch (f->op) {
         case NVME_CP_FILTER_EQ:
             match = v == ctx->cparam2;
             break;
@@ -272,22 +324,50 @@ static uint16_t nvme_cp_filter(NvmeCpCtx *ctx, uint64_t *result)
         }
 
         if (match) {
-            if ((matched + 1) * rsz > out->len) {
+            if ((f->matched + 1) * f->rsz > out->len) {
                 return NVME_INVALID_FIELD | NVME_DNR;
             }
-            memcpy(out->ptr + matched * rsz, rec, rsz);
-            matched++;
-        }
-
-        if (!((i + 1) % 4096)) {
-            status = nvme_cp_check(ctx);
-            if (status) {
-                return status;
-            }
+            memcpy(out->ptr + f->matched * f->rsz, rec, f->rsz);
+            f->matched++;
         }
     }
 
-    *result = matched;
+    return NVME_SUCCESS;
+}
+
+/*
+ * filter: range 0 holds records of CPARAM1 bits 15:0 bytes; each record
+ * whose little-endian unsigned field at byte CPARAM1 bits 31:16, of CPARAM1
+ * bits 39:32 bytes (1, 2, 4 or 8), compares with CPARAM2 by CPARAM1 bits
+ * 47:40 (0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >=) is appended to range 1.
+ * Returns the number of records written.
+ */
+static uint16_t nvme_cp_filter(NvmeCpCtx *ctx, uint64_t *result)
+{
+    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
+    NvmeCpFilter f = {
+        .rsz = ctx->cparam1 & 0xffff,
+        .foff = (ctx->cparam1 >> 16) & 0xffff,
+        .fsz = (ctx->cparam1 >> 32) & 0xff,
+        .op = (ctx->cparam1 >> 40) & 0xff,
+    };
+    uint16_t status;
+
+    if (!in || !out || !f.rsz || in->len % f.rsz || !is_power_of_2(f.fsz) ||
+        f.fsz > 8 || f.foff + f.fsz > f.rsz || f.op > NVME_CP_FILTER_GE) {
+        return NVME_INVALID_FIELD | NVME_DNR;
+    }
+
+    /* records read plus those written: at most twice the bytes metered */
+    status = nvme_cp_chunks(ctx, in->len, f.rsz, nvme_cp_filter_chunk, &f);
+    *result = f.matched;
+    return status;
+}
+
+static uint16_t nvme_cp_copy_chunk(NvmeCpCtx *ctx, uint64_t off,
+                                   uint64_t len, void *opaque)
+{
+    memmove(ctx->ranges[1].ptr + off, ctx->ranges[0].ptr + off, len);
     return NVME_SUCCESS;
 }
 
@@ -295,31 +375,23 @@ static uint16_t nvme_cp_filter(NvmeCpCtx *ctx, uint64_t *result)
 static uint16_t nvme_cp_copy(NvmeCpCtx *ctx, uint64_t *result)
 {
     NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
-    uint64_t off, chunk;
     uint16_t status;
 
     if (!in || !out || out->len < in->len) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
 
-    for (off = 0; off < in->len; off += chunk) {
-        chunk = MIN(in->len - off, NVME_CP_STEP);
-        memmove(out->ptr + off, in->ptr + off, chunk);
-        status = nvme_cp_check(ctx);
-        if (status) {
-            return status;
-        }
-    }
-
+    status = nvme_cp_chunks(ctx, in->len, 1, nvme_cp_copy_chunk, NULL);
     *result = in->len;
-    return NVME_SUCCESS;
+    return status;
 }
 
 /*
  * compress and decompress: range 0 to range 1 as a zlib stream (RFC 1950),
  * at the compression level in CPARAM1 (0 to 9; the default 6 for values
  * above).  Return the number of bytes written to range 1.  An output range
- * too small, or input that is not a zlib stream, is Invalid Field.
+ * too small, or input that is not a zlib stream, is Invalid Field.  Each
+ * step consumes and produces at most NVME_CP_STEP bytes.
  */
 static uint16_t nvme_cp_zlib(NvmeCpCtx *ctx, uint64_t *result, bool deflating)
 {
@@ -339,13 +411,16 @@ static uint16_t nvme_cp_zlib(NvmeCpCtx *ctx, uint64_t *result, bool deflating)
     }
 
     zs.next_out = out->ptr;
-    zs.avail_out = out->len;
     zs.next_in = in->ptr;
     do {
-        uint32_t chunk = MIN(in->len - (zs.next_in - in->ptr), NVME_CP_STEP);
-        bool last = zs.next_in + chunk == in->ptr + in->len;
+        uint64_t in_left = in->len - (zs.next_in - in->ptr);
+        uint64_t out_left = out->len - (zs.next_out - out->ptr);
+        uint32_t in_step = MIN(in_left, NVME_CP_STEP);
+        uint32_t out_step = MIN(out_left, NVME_CP_STEP);
+        bool last = in_step == in_left;
 
-        zs.avail_in = chunk;
+        zs.avail_in = in_step;
+        zs.avail_out = out_step;
         if (deflating) {
             ret = deflate(&zs, last ? Z_FINISH : Z_NO_FLUSH);
         } else {
@@ -354,12 +429,19 @@ static uint16_t nvme_cp_zlib(NvmeCpCtx *ctx, uint64_t *result, bool deflating)
         if (ret == Z_STREAM_END) {
             break;
         }
-        if ((ret != Z_OK && ret != Z_BUF_ERROR) || !zs.avail_out ||
-            (last && !zs.avail_in && !deflating)) {
+        /*
+         * An error, no room left in range 1, or no progress possible
+         * with room to write: all input was consumed (or the stream is
+         * broken) before its end
+         */
+        if ((ret != Z_OK && ret != Z_BUF_ERROR) ||
+            zs.next_out == out->ptr + out->len ||
+            (ret == Z_BUF_ERROR && zs.avail_out)) {
             status = NVME_INVALID_FIELD | NVME_DNR;
             break;
         }
-        status = nvme_cp_check(ctx);
+        status = nvme_cp_work(ctx, in_step - zs.avail_in +
+                                   out_step - zs.avail_out);
     } while (!status);
 
     *result = zs.total_out;
@@ -382,39 +464,41 @@ static uint16_t nvme_cp_decompress(NvmeCpCtx *ctx, uint64_t *result)
     return nvme_cp_zlib(ctx, result, false);
 }
 
-/* count: the (possibly overlapping) occurrences of range 1 in range 0 */
+/*
+ * count: the (possibly overlapping) occurrences of range 1, the pattern of
+ * at most NVME_CP_STEP bytes, in range 0.  Each search looks at a window
+ * of NVME_CP_STEP starting positions and is metered as the bytes it may
+ * compare; each occurrence found costs the pattern's length.
+ */
 static uint16_t nvme_cp_count(NvmeCpCtx *ctx, uint64_t *result)
 {
     NvmeCpRange *in = nvme_cp_range(ctx, 0), *pat = nvme_cp_range(ctx, 1);
     const uint8_t *p, *end;
-    uint64_t count = 0, checked = 0;
-    uint16_t status;
+    uint64_t count = 0;
+    uint16_t status = NVME_SUCCESS;
 
-    if (!in || !pat || !pat->len) {
+    if (!in || !pat || !pat->len || pat->len > NVME_CP_STEP) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
 
     p = in->ptr;
     end = in->ptr + in->len;
-    while (p + pat->len <= end) {
-        const uint8_t *hit = memmem(p, end - p, pat->ptr, pat->len);
+    while (!status && end - p >= pat->len) {
+        size_t window = MIN(end - p, NVME_CP_STEP + pat->len - 1);
+        const uint8_t *hit = memmem(p, window, pat->ptr, pat->len);
 
-        if (!hit) {
-            break;
-        }
-        count++;
-        p = hit + 1;
-        if (p - in->ptr - checked > NVME_CP_STEP) {
-            checked = p - in->ptr;
-            status = nvme_cp_check(ctx);
-            if (status) {
-                return status;
-            }
+        if (hit) {
+            count++;
+            status = nvme_cp_work(ctx, hit - p + pat->len);
+            p = hit + 1;
+        } else {
+            status = nvme_cp_work(ctx, window);
+            p += window - pat->len + 1;
         }
     }
 
     *result = count;
-    return NVME_SUCCESS;
+    return status;
 }
 
 /*
@@ -482,6 +566,7 @@ typedef struct NvmeCpMrs {
 } NvmeCpMrs;
 
 typedef struct NvmeCpJob NvmeCpJob;
+typedef struct NvmeCpEngines NvmeCpEngines;
 
 struct NvmeComputeNamespace {
     NvmeNamespace   ns;
@@ -504,11 +589,9 @@ struct NvmeComputeNamespace {
     uint64_t        pbytes;         /* bytes of downloaded programs */
     NvmeCpMrs       *mrs;           /* indexed by RSID - 1 */
 
-    QemuThread      *threads;
-    QemuMutex       lock;
-    QemuCond        cond;
-    QSIMPLEQ_HEAD(, NvmeCpJob) queue;
-    bool            stopping;
+    NvmeCpEngines   *engines;
+    QLIST_HEAD(, NvmeCpJob) jobs;   /* queued, running or stopping */
+    unsigned        njobs;
 };
 
 static NvmeComputeNamespace *nvme_cp_ns(NvmeNamespace *ns)
@@ -545,19 +628,50 @@ static uint16_t nvme_cp_slot(NvmeComputeNamespace *cp, uint32_t pind,
 }
 
 /*
- * Execution: jobs queued to the compute engines of the namespace
+ * Execution.  An Execute Program command becomes a job for the compute
+ * engines of its namespace, worker threads that take jobs from a queue,
+ * and completes when its job is done.  Aborted (by Abort, by deleting its
+ * queue, by a reset), it completes at once: a running job is detached from
+ * its command and dropped by its engine when the program notices the stop,
+ * within NVME_CP_STEP bytes of work or NVME_BPF_POLL_INSNS instructions.
+ * A job holds references to what it runs on (its program, the SLM), and
+ * the engines to what they share, so that neither the namespace nor the
+ * controller ever waits for a running program to go away.
  */
 
+/* Jobs a compute namespace holds at most; more get Insufficient Resources */
+#define NVME_CP_MAX_JOBS    256
+
+struct NvmeCpEngines {
+    QemuMutex   lock;
+    QemuCond    cond;
+    QSIMPLEQ_HEAD(, NvmeCpJob) queue;
+    bool        stopping;
+    int         refs;           /* the namespace's, and each thread's */
+};
+
+typedef struct NvmeCpAIOCB {
+    BlockAIOCB  common;
+    NvmeRequest *req;
+    NvmeCpJob   *job;
+} NvmeCpAIOCB;
+
 struct NvmeCpJob {
-    BlockAIOCB              common;
-    NvmeRequest             *req;
-    NvmeComputeNamespace    *cp;
+    NvmeCpAIOCB             *acb;   /* NULL once its command completed */
+    NvmeComputeNamespace    *cp;    /* NULL once the namespace is gone */
     NvmeCpSlot              *slot;
     NvmeCpMrs               *mrs;
+    const NvmeCpProgram     *builtin;
+    NvmeBpfProg             *bpf;   /* a reference */
+    Object                  *slm;   /* a reference, with a memory range set */
+    uint64_t                budget_insns;
+    uint16_t                cid;
+    bool                    queued; /* in the engines' queue (their lock) */
     NvmeCpCtx               ctx;
     uint64_t                result;
     uint16_t                status;
     QSIMPLEQ_ENTRY(NvmeCpJob) next;
+    QLIST_ENTRY(NvmeCpJob)  link;
 };
 
 /*
@@ -585,7 +699,7 @@ static uint16_t nvme_cp_bpf_exec(NvmeCpJob *job)
     g_autofree NvmeBpfRegion *regions = NULL;
     NvmeBpfRun run = {
         .nregions = NVME_CP_BPF_RANGE0 + ctx->nranges,
-        .budget = job->cp->params.budget_insns,
+        .budget = job->budget_insns,
         .poll = nvme_cp_bpf_poll,
         .opaque = ctx,
     };
@@ -615,7 +729,7 @@ static uint16_t nvme_cp_bpf_exec(NvmeCpJob *job)
     run.regions = regions;
     run.args[0] = nvme_bpf_addr(NVME_CP_BPF_CTX, 0);
 
-    switch (nvme_bpf_run(job->slot->bpf, &run)) {
+    switch (nvme_bpf_run(job->bpf, &run)) {
     case NVME_BPF_OK:
         job->result = run.r0;
         return NVME_SUCCESS;
@@ -633,95 +747,138 @@ static uint16_t nvme_cp_bpf_exec(NvmeCpJob *job)
         break;
     }
 
-    trace_pci_nvme_err_cp_bpf(nvme_cid(job->req), run.pc,
-                              nvme_bpf_strerror(run.error));
+    trace_pci_nvme_err_cp_bpf(job->cid, run.pc, nvme_bpf_strerror(run.error));
     return status;
 }
 
+static void nvme_cp_engines_unref(NvmeCpEngines *eng)
+{
+    if (qatomic_fetch_dec(&eng->refs) == 1) {
+        qemu_cond_destroy(&eng->cond);
+        qemu_mutex_destroy(&eng->lock);
+        g_free(eng);
+    }
+}
+
+/* Complete the command of @job (on the main loop) */
+static void nvme_cp_answer(NvmeCpJob *job, uint16_t status, uint64_t result)
+{
+    NvmeCpAIOCB *acb = job->acb;
+    NvmeRequest *req = acb->req;
+
+    trace_pci_nvme_cp_exec_done(job->cid, req->status ?: status, result);
+
+    job->acb = NULL;
+    req->cqe.result = cpu_to_le32(result);
+    req->cqe.dw1 = cpu_to_le32(result >> 32);
+    if (!req->status) {
+        req->status = status;
+    }
+    acb->common.cb(acb->common.opaque, 0);
+    qemu_aio_unref(acb);
+}
+
+/* Let @job go (on the main loop): it no longer runs, nor will */
+static void nvme_cp_job_free(NvmeCpJob *job)
+{
+    if (job->cp) {
+        job->slot->running--;
+        if (job->mrs) {
+            job->mrs->in_use--;
+        }
+        QLIST_REMOVE(job, link);
+        job->cp->njobs--;
+    }
+    nvme_bpf_free(job->bpf);
+    if (job->slm) {
+        object_unref(job->slm);
+    }
+    g_free(job->ctx.ranges);
+    g_free(job->ctx.pdata);
+    g_free(job);
+}
+
+/* An engine is done with @job */
 static void nvme_cp_job_done(void *opaque)
 {
     NvmeCpJob *job = opaque;
-    NvmeRequest *req = job->req;
 
-    trace_pci_nvme_cp_exec_done(nvme_cid(req), job->status, job->result);
-
-    job->slot->running--;
-    if (job->mrs) {
-        job->mrs->in_use--;
+    if (job->acb) {
+        nvme_cp_answer(job, job->status, job->result);
+    } else {
+        trace_pci_nvme_cp_job_dropped(job->cid, job->status);
     }
-
-    req->cqe.result = cpu_to_le32(job->result);
-    req->cqe.dw1 = cpu_to_le32(job->result >> 32);
-    if (!req->status) {
-        req->status = job->status;
-    }
-
-    g_free(job->ctx.ranges);
-    g_free(job->ctx.pdata);
-    job->common.cb(job->common.opaque, 0);
-    qemu_aio_unref(job);
+    nvme_cp_job_free(job);
 }
 
-static void nvme_cp_cancel(BlockAIOCB *acb)
+/* Take @job out of the engines' queue; false if an engine has it */
+static bool nvme_cp_dequeue(NvmeCpEngines *eng, NvmeCpJob *job)
 {
-    NvmeCpJob *job = container_of(acb, NvmeCpJob, common);
-    NvmeComputeNamespace *cp = job->cp;
-    NvmeCpJob *queued;
-    bool dequeued = false;
+    bool queued;
+
+    qemu_mutex_lock(&eng->lock);
+    queued = job->queued;
+    if (queued) {
+        QSIMPLEQ_REMOVE(&eng->queue, job, NvmeCpJob, next);
+        job->queued = false;
+    }
+    qemu_mutex_unlock(&eng->lock);
+
+    return queued;
+}
+
+/*
+ * Abort, queue deletion and reset: the command completes now (with the
+ * status its canceller set, else Command Abort Requested); a job an engine
+ * runs stops on its own, soon.
+ */
+static void nvme_cp_cancel(BlockAIOCB *common)
+{
+    NvmeCpAIOCB *acb = container_of(common, NvmeCpAIOCB, common);
+    NvmeCpJob *job = acb->job;
 
     qatomic_set(&job->ctx.cancel, true);
-
-    /* a job no engine has taken yet completes at once */
-    qemu_mutex_lock(&cp->lock);
-    QSIMPLEQ_FOREACH(queued, &cp->queue, next) {
-        if (queued == job) {
-            QSIMPLEQ_REMOVE(&cp->queue, job, NvmeCpJob, next);
-            dequeued = true;
-            break;
-        }
-    }
-    qemu_mutex_unlock(&cp->lock);
-
-    if (dequeued) {
-        job->status = NVME_CMD_ABORT_REQ;
-        aio_bh_schedule_oneshot(qemu_get_aio_context(), nvme_cp_job_done,
-                                job);
+    nvme_cp_answer(job, NVME_CMD_ABORT_REQ, 0);
+    if (nvme_cp_dequeue(job->cp->engines, job)) {
+        nvme_cp_job_free(job);
     }
 }
 
 static const AIOCBInfo nvme_cp_aiocb_info = {
-    .aiocb_size   = sizeof(NvmeCpJob),
+    .aiocb_size   = sizeof(NvmeCpAIOCB),
     .cancel_async = nvme_cp_cancel,
 };
 
 static void *nvme_cp_engine(void *opaque)
 {
-    NvmeComputeNamespace *cp = opaque;
+    NvmeCpEngines *eng = opaque;
     NvmeCpJob *job;
 
-    qemu_mutex_lock(&cp->lock);
-    while (!cp->stopping) {
-        job = QSIMPLEQ_FIRST(&cp->queue);
+    qemu_mutex_lock(&eng->lock);
+    while (!eng->stopping) {
+        job = QSIMPLEQ_FIRST(&eng->queue);
         if (!job) {
-            qemu_cond_wait(&cp->cond, &cp->lock);
+            qemu_cond_wait(&eng->cond, &eng->lock);
             continue;
         }
-        QSIMPLEQ_REMOVE_HEAD(&cp->queue, next);
-        qemu_mutex_unlock(&cp->lock);
+        QSIMPLEQ_REMOVE_HEAD(&eng->queue, next);
+        job->queued = false;
+        qemu_mutex_unlock(&eng->lock);
 
         job->status = nvme_cp_check(&job->ctx);
         if (!job->status) {
-            job->status = job->slot->builtin ?
-                job->slot->builtin->fn(&job->ctx, &job->result) :
+            job->status = job->builtin ?
+                job->builtin->fn(&job->ctx, &job->result) :
                 nvme_cp_bpf_exec(job);
         }
         aio_bh_schedule_oneshot(qemu_get_aio_context(), nvme_cp_job_done,
                                 job);
 
-        qemu_mutex_lock(&cp->lock);
+        qemu_mutex_lock(&eng->lock);
     }
-    qemu_mutex_unlock(&cp->lock);
+    qemu_mutex_unlock(&eng->lock);
 
+    nvme_cp_engines_unref(eng);
     return NULL;
 }
 
@@ -771,6 +928,17 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
     if (dlen > NVME_CP_MAX_DLEN) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
+    status = nvme_check_mdts(n, dlen);
+    if (status) {
+        return status;
+    }
+
+    /* a host that queues more must retry later */
+    if (cp->njobs >= NVME_CP_MAX_JOBS) {
+        trace_pci_nvme_err_cp_jobs(nvme_cid(req), cp->njobs);
+        return NVME_INSUFFICIENT_RESOURCES;
+    }
+
     if (dlen) {
         pdata = g_malloc(dlen);
         status = nvme_h2c(n, pdata, dlen, req);
@@ -779,13 +947,14 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
         }
     }
 
-    job = qemu_aio_get(&nvme_cp_aiocb_info, NULL, nvme_misc_cb, req);
-    job->req = req;
+    job = g_new0(NvmeCpJob, 1);
     job->cp = cp;
     job->slot = slot;
     job->mrs = mrs;
-    job->result = 0;
-    job->status = NVME_SUCCESS;
+    job->builtin = slot->builtin;
+    job->bpf = slot->bpf ? nvme_bpf_ref(slot->bpf) : NULL;
+    job->budget_insns = cp->params.budget_insns;
+    job->cid = nvme_cid(req);
     job->ctx = (NvmeCpCtx) {
         .cparam1 = le64_to_cpu(cmd->cparam1),
         .cparam2 = le64_to_cpu(cmd->cparam2),
@@ -795,6 +964,7 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
                     (int64_t)cp->params.budget_ms * SCALE_MS,
     };
     if (mrs) {
+        job->slm = object_ref(OBJECT(cp->ns.subsys->slm.dev));
         job->ctx.nranges = mrs->nranges;
         job->ctx.ranges = g_new(NvmeCpRange, mrs->nranges);
         for (int i = 0; i < mrs->nranges; i++) {
@@ -807,12 +977,19 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
         mrs->in_use++;
     }
     slot->running++;
+    QLIST_INSERT_HEAD(&cp->jobs, job, link);
+    cp->njobs++;
 
-    req->aiocb = &job->common;
-    qemu_mutex_lock(&cp->lock);
-    QSIMPLEQ_INSERT_TAIL(&cp->queue, job, next);
-    qemu_cond_signal(&cp->cond);
-    qemu_mutex_unlock(&cp->lock);
+    job->acb = qemu_aio_get(&nvme_cp_aiocb_info, NULL, nvme_misc_cb, req);
+    job->acb->req = req;
+    job->acb->job = job;
+    req->aiocb = &job->acb->common;
+
+    qemu_mutex_lock(&cp->engines->lock);
+    QSIMPLEQ_INSERT_TAIL(&cp->engines->queue, job, next);
+    job->queued = true;
+    qemu_cond_signal(&cp->engines->cond);
+    qemu_mutex_unlock(&cp->engines->lock);
 
     return NVME_NO_COMPLETE;
 }
@@ -877,6 +1054,10 @@ static uint16_t nvme_cp_load_chunk(NvmeCtrl *n, NvmeRequest *req,
     }
     if (psize > NVME_BPF_MAX_INSNS * 8) {
         return NVME_PROG_TOO_BIG | NVME_DNR;
+    }
+    status = nvme_check_mdts(n, numb);
+    if (status) {
+        return status;
     }
     if (slot->active) {
         return NVME_PROG_IN_USE | NVME_DNR;
@@ -1006,8 +1187,9 @@ static uint16_t nvme_cp_program_act(NvmeCtrl *n, NvmeRequest *req)
         return NVME_SUCCESS;
     }
 
+    /* executions use it (stopping ones too): retry when they are done */
     if (slot->running) {
-        return NVME_PROG_IN_USE | NVME_DNR;
+        return NVME_PROG_IN_USE;
     }
     if (slot->active) {
         slot->active = false;
@@ -1119,8 +1301,9 @@ static uint16_t nvme_cp_mrs_mgmt(NvmeCtrl *n, NvmeRequest *req)
             return NVME_INVALID_MRSID | NVME_DNR;
         }
         mrs = &cp->mrs[rsid - 1];
+        /* executions use it (stopping ones too): retry when they are done */
         if (mrs->in_use) {
-            return NVME_MRS_IN_USE | NVME_DNR;
+            return NVME_MRS_IN_USE;
         }
         g_free(mrs->descr);
         g_free(mrs->mns);
@@ -1374,13 +1557,17 @@ static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
     }
     cp->mrs = g_new0(NvmeCpMrs, cp->params.maxmemrs);
 
-    qemu_mutex_init(&cp->lock);
-    qemu_cond_init(&cp->cond);
-    QSIMPLEQ_INIT(&cp->queue);
-    cp->threads = g_new(QemuThread, cp->params.engines);
+    QLIST_INIT(&cp->jobs);
+    cp->engines = g_new0(NvmeCpEngines, 1);
+    qemu_mutex_init(&cp->engines->lock);
+    qemu_cond_init(&cp->engines->cond);
+    QSIMPLEQ_INIT(&cp->engines->queue);
+    cp->engines->refs = 1 + cp->params.engines;
     for (unsigned i = 0; i < cp->params.engines; i++) {
-        qemu_thread_create(&cp->threads[i], "nvme-cp-engine", nvme_cp_engine,
-                           cp, QEMU_THREAD_JOINABLE);
+        QemuThread thread;
+
+        qemu_thread_create(&thread, "nvme-cp-engine", nvme_cp_engine,
+                           cp->engines, QEMU_THREAD_DETACHED);
     }
 
     /* every controller of the subsystem takes the CP admin commands now */
@@ -1393,19 +1580,33 @@ static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
     }
 }
 
+/*
+ * The namespace goes: its commands complete (aborted), jobs no engine
+ * took go with them, running ones are left to their engines, which stop.
+ */
 static void nvme_compute_ns_unrealize(DeviceState *dev)
 {
     NvmeComputeNamespace *cp = NVME_COMPUTE_NS(dev);
+    NvmeCpJob *job, *next;
 
-    qemu_mutex_lock(&cp->lock);
-    cp->stopping = true;
-    qemu_cond_broadcast(&cp->cond);
-    qemu_mutex_unlock(&cp->lock);
-
-    for (unsigned i = 0; i < cp->params.engines; i++) {
-        qemu_thread_join(&cp->threads[i]);
+    QLIST_FOREACH_SAFE(job, &cp->jobs, link, next) {
+        qatomic_set(&job->ctx.cancel, true);
+        if (job->acb) {
+            nvme_cp_answer(job, NVME_CMD_ABORT_REQ, 0);
+        }
+        if (nvme_cp_dequeue(cp->engines, job)) {
+            nvme_cp_job_free(job);
+        } else {
+            QLIST_REMOVE(job, link);
+            job->cp = NULL;
+        }
     }
-    g_free(cp->threads);
+
+    qemu_mutex_lock(&cp->engines->lock);
+    cp->engines->stopping = true;
+    qemu_cond_broadcast(&cp->engines->cond);
+    qemu_mutex_unlock(&cp->engines->lock);
+    nvme_cp_engines_unref(cp->engines);
 
     for (unsigned i = 0; i < cp->params.slots; i++) {
         if (!cp->slots[i].builtin) {
@@ -1418,8 +1619,6 @@ static void nvme_compute_ns_unrealize(DeviceState *dev)
         g_free(cp->mrs[i].mns);
     }
     g_free(cp->mrs);
-    qemu_cond_destroy(&cp->cond);
-    qemu_mutex_destroy(&cp->lock);
 }
 
 static const Property nvme_compute_ns_props[] = {

@@ -40,6 +40,13 @@ enum {
 #define SLOTS           16
 #define LONG_WAIT_MS    60000
 
+/*
+ * How late a program may stop after its budget ran out or it was
+ * cancelled, and how long a reset may take: a correctness limit (the
+ * stalls these tests catch last seconds), not a measure of speed
+ */
+#define STOP_US         (1 * G_USEC_PER_SEC)
+
 static void *cp_setup(GString *cmd_line, void *arg)
 {
     g_string_prepend(cmd_line,
@@ -85,7 +92,8 @@ static uint16_t mem_write(QNvme *n, uint64_t sb, const void *buf,
                           NULL);
 }
 
-static uint16_t mem_read(QNvme *n, uint64_t sb, void *buf, uint32_t len)
+static uint16_t mem_read_q(QNvme *n, uint16_t qid, uint64_t sb, void *buf,
+                           uint32_t len)
 {
     NvmeMemRwCmd cmd = {
         .opcode = NVME_CMD_MEM_READ,
@@ -94,7 +102,25 @@ static uint16_t mem_read(QNvme *n, uint64_t sb, void *buf, uint32_t len)
         .len = cpu_to_le32(len),
     };
 
-    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, buf, len, false, NULL);
+    return qnvme_cmd_data(n, qid, (NvmeCmd *)&cmd, buf, len, false, NULL);
+}
+
+static uint16_t mem_read(QNvme *n, uint64_t sb, void *buf, uint32_t len)
+{
+    return mem_read_q(n, QID, sb, buf, len);
+}
+
+/*
+ * The controller has taken the commands submitted to @qid so far from the
+ * queue: it takes them in order, and a Memory Read submitted after them
+ * completed.
+ */
+static void taken(QNvme *n, uint16_t qid)
+{
+    uint8_t buf[4];
+
+    g_assert_cmphex(mem_read_q(n, qid, 0, buf, sizeof(buf)), ==,
+                    NVME_SUCCESS);
 }
 
 static uint16_t activate(QNvme *n, uint32_t nsid, uint32_t pind, uint8_t sel)
@@ -149,6 +175,32 @@ static uint16_t mrs_delete(QNvme *n, uint32_t nsid, uint16_t rsid)
     return qnvme_cmd(n, 0, &cmd, NULL);
 }
 
+/* Whether @status says an execution still holds what a command needs */
+static bool stopping(uint16_t status, gint64 t0)
+{
+    if (status != NVME_MRS_IN_USE && status != NVME_PROG_IN_USE) {
+        return false;
+    }
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, STOP_US);
+    return true;
+}
+
+/*
+ * @call, a command, once the executions that an abort, a queue deletion or
+ * a reset stopped have let go of what it needs: until then it gets Memory
+ * Range Set In Use or Program In Use, without DNR, for STOP_US at most.
+ */
+#define WHEN_STOPPED(call)                                              \
+    ({                                                                  \
+        gint64 t0_ = g_get_monotonic_time();                            \
+        uint16_t s_;                                                    \
+                                                                        \
+        do {                                                            \
+            s_ = (call);                                                \
+        } while (stopping(s_, t0_));                                    \
+        s_;                                                             \
+    })
+
 static NvmeExecProgramCmd exec_cmd(uint32_t nsid, uint16_t pind,
                                    uint16_t rsid, uint64_t cparam1,
                                    uint64_t cparam2)
@@ -187,6 +239,40 @@ static uint16_t exec_submit(QNvme *n, uint32_t nsid, uint16_t pind,
     NvmeExecProgramCmd cmd = exec_cmd(nsid, pind, rsid, cparam1, 0);
 
     return qnvme_submit(n, QID, (NvmeCmd *)&cmd);
+}
+
+/*
+ * Reset the controller while command @cid of QID runs: the reset, timed
+ * from the register write, is done within STOP_US and posts no completion
+ * for the command.
+ */
+static void reset_running(QNvme *n, uint16_t cid)
+{
+    uint64_t cqe;
+    bool phase;
+    gint64 t0;
+
+    taken(n, QID);
+    g_assert_false(qnvme_done(n, QID, cid));
+    cqe = n->q[QID].cq + n->q[QID].cq_head * sizeof(NvmeCqe);
+    phase = n->q[QID].phase;
+    t0 = g_get_monotonic_time();
+    qnvme_disable(n);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, STOP_US);
+    g_assert_cmpint(qtest_readw(qnvme_qts(n), cqe +
+                                offsetof(NvmeCqe, status)) & 1, !=, phase);
+}
+
+/* Abort command @cid of QID, once the controller has taken it */
+static void abort_cmd(QNvme *n, uint16_t cid)
+{
+    NvmeCmd abort = {
+        .opcode = NVME_ADM_CMD_ABORT,
+        .cdw10 = cpu_to_le32(QID | (uint32_t)cid << 16),
+    };
+
+    taken(n, QID);
+    g_assert_cmphex(qnvme_cmd(n, 0, &abort, NULL), ==, NVME_SUCCESS);
 }
 
 /* Activate program @pind of NSID_CP and run it on a set of @r. */
@@ -363,17 +449,11 @@ static void test_activation(void *obj, void *data, QGuestAllocator *alloc)
 
     /* a running program cannot be deactivated */
     cid = exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS);
+    taken(n, QID);
     g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT,
                              NVME_PROG_ACT_DEACTIVATE), ==,
-                    NVME_PROG_IN_USE | NVME_DNR);
-    {
-        NvmeCmd abort = {
-            .opcode = NVME_ADM_CMD_ABORT,
-            .cdw10 = cpu_to_le32(QID | (uint32_t)cid << 16),
-        };
-
-        g_assert_cmphex(qnvme_cmd(n, 0, &abort, NULL), ==, NVME_SUCCESS);
-    }
+                    NVME_PROG_IN_USE);
+    abort_cmd(n, cid);
     g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_REQ);
 
     g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 1, 0, &result), ==,
@@ -503,19 +583,13 @@ static void test_mrs(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
     cid = exec_submit(n, NSID_CP, PIND_WAIT, ids[0], LONG_WAIT_MS);
-    g_assert_cmphex(mrs_delete(n, NSID_CP, ids[0]), ==,
-                    NVME_MRS_IN_USE | NVME_DNR);
-    {
-        NvmeCmd abort = {
-            .opcode = NVME_ADM_CMD_ABORT,
-            .cdw10 = cpu_to_le32(QID | (uint32_t)cid << 16),
-        };
-
-        g_assert_cmphex(qnvme_cmd(n, 0, &abort, NULL), ==, NVME_SUCCESS);
-    }
+    taken(n, QID);
+    g_assert_cmphex(mrs_delete(n, NSID_CP, ids[0]), ==, NVME_MRS_IN_USE);
+    abort_cmd(n, cid);
     g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_REQ);
 
-    g_assert_cmphex(mrs_delete(n, NSID_CP, ids[0]), ==, NVME_SUCCESS);
+    g_assert_cmphex(WHEN_STOPPED(mrs_delete(n, NSID_CP, ids[0])), ==,
+                    NVME_SUCCESS);
     g_assert_cmphex(mrs_delete(n, NSID_CP, ids[0]), ==,
                     NVME_INVALID_MRSID | NVME_DNR);
     g_assert_cmphex(mrs_delete(n, NSID_CP, 0), ==,
@@ -890,8 +964,9 @@ static void test_concurrency(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_SUCCESS);
 
     g_assert_cmphex(mrs_delete(n, NSID_CP, rsid), ==, NVME_SUCCESS);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
-                    ==, NVME_SUCCESS);
+    g_assert_cmphex(WHEN_STOPPED(activate(n, NSID_CP, PIND_WAIT,
+                                          NVME_PROG_ACT_DEACTIVATE)), ==,
+                    NVME_SUCCESS);
     g_assert_cmphex(activate(n, NSID_CP, PIND_REDUCE,
                              NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
     qnvme_disable(n);
@@ -901,8 +976,7 @@ static void test_concurrency(void *obj, void *data, QGuestAllocator *alloc)
 static void test_budget_reset(void *obj, void *data, QGuestAllocator *alloc)
 {
     QNvme *n = obj;
-    uint64_t result, cqe_addr;
-    bool phase;
+    uint64_t result;
 
     start(n);
     g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_WAIT,
@@ -914,13 +988,8 @@ static void test_budget_reset(void *obj, void *data, QGuestAllocator *alloc)
 
     g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
-    /* a reset ends it without a completion, as every outstanding command */
-    cqe_addr = n->q[QID].cq + n->q[QID].cq_head * sizeof(NvmeCqe);
-    phase = n->q[QID].phase;
-    exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS);
-    qnvme_disable(n);
-    g_assert_cmpint(qtest_readw(qnvme_qts(n), cqe_addr +
-                                offsetof(NvmeCqe, status)) & 1, !=, phase);
+    /* a reset ends it at once, as every outstanding command */
+    reset_running(n, exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS));
 
     start(n);
     g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 1, 0, &result), ==,
@@ -1176,7 +1245,8 @@ static void test_bpf_programs(void *obj, void *data, QGuestAllocator *alloc)
 /* The modes of nvme-bpf/hostile.c */
 enum {
     READ_PAST_RANGE, WRITE_BEFORE_RANGE, READ_PAST_CONTEXT, WRITE_CONTEXT,
-    READ_PAST_DATA, ESCAPE, LOOP, COPY_PAST_RANGE,
+    READ_PAST_DATA, ESCAPE, LOOP, COPY_PAST_RANGE, MEMCPY_FOREVER,
+    MEMSET_FOREVER, CRC32C_FOREVER,
 };
 
 /* NvmeBpfError of hw/nvme/bpf-vm.h, in completion dword 1 */
@@ -1260,22 +1330,15 @@ static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
     /* Abort stops one; so do a queue deletion and a reset */
     cmd = exec_cmd(NSID_CP, PIND_BPF, rsid, LOOP, 0);
     cid = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
-    {
-        NvmeCmd abort = {
-            .opcode = NVME_ADM_CMD_ABORT,
-            .cdw10 = cpu_to_le32(QID | (uint32_t)cid << 16),
-        };
-
-        g_assert_cmphex(qnvme_cmd(n, 0, &abort, NULL), ==, NVME_SUCCESS);
-    }
+    abort_cmd(n, cid);
     g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_REQ);
     cid = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
+    taken(n, QID);
     g_assert_cmphex(qnvme_delete_sq(n, QID), ==, NVME_SUCCESS);
     g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_SQ_DEL);
     g_assert_cmphex(qnvme_delete_cq(n, QID), ==, NVME_SUCCESS);
     qnvme_create_ioq(n, QID);
-    cid = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
-    qnvme_disable(n);
+    reset_running(n, qnvme_submit(n, QID, (NvmeCmd *)&cmd));
     start(n);
     g_assert_cmphex(exec(n, NSID_CP, PIND_BPF2, rsid, 0, 0, &result), ==,
                     NVME_SUCCESS);
@@ -1287,7 +1350,8 @@ static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
                         NVME_INVALID_PROG_DATA | NVME_DNR);
     }
 
-    g_assert_cmphex(mrs_delete(n, NSID_CP, rsid), ==, NVME_SUCCESS);
+    g_assert_cmphex(WHEN_STOPPED(mrs_delete(n, NSID_CP, rsid)), ==,
+                    NVME_SUCCESS);
     g_assert_cmphex(activate(n, NSID_CP, PIND_BPF, NVME_PROG_ACT_DEACTIVATE),
                     ==, NVME_SUCCESS);
     g_assert_cmphex(activate(n, NSID_CP, PIND_BPF2,
@@ -1316,6 +1380,325 @@ static void test_one_line(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+/*
+ * Limits: budgets, cancellation and queued work hold whatever a program
+ * does.  A controller of its own, MDTS 32 KiB: a 256 MiB memory namespace,
+ * a compute namespace with a 5 ms budget and one without practical limit.
+ * Times are bounded by STOP_US.
+ */
+#define LIM_NSID_MEM    NSID_MEM
+#define LIM_NSID_FAST   3       /* budget-ms 5, one engine */
+#define LIM_NSID_SLOW   4       /* budget-ms 600000, two engines */
+#define LIM_SIZE        (256 * MiB)
+#define LIM_HALF        (LIM_SIZE / 2)
+#define LIM_BUDGET_MS   5
+#define LIM_PATTERN     (64 * KiB)      /* the largest count allows */
+#define LIM_MAX_JOBS    256
+#define LIM_MDTS        (32 * KiB)
+
+static void *cp_limits_setup(GString *cmd_line, void *arg)
+{
+    g_string_prepend(cmd_line,
+                     "-object memory-backend-ram,id=slm0,size=256M "
+                     "-device nvme-subsys,id=subsys0,nqn=csd-limits,"
+                     "slm=slm0 ");
+    g_string_append(cmd_line,
+                    " -device nvme-mem-ns,nsid=2"
+                    " -device nvme-compute-ns,nsid=3,budget-ms=5,engines=1,"
+                    "maxact=16"
+                    " -device nvme-compute-ns,nsid=4,budget-ms=600000,"
+                    "engines=2,maxact=16");
+    return arg;
+}
+
+/* Load nvme-bpf/hostile.c into slot PIND_BPF of both compute namespaces */
+static void lim_start(QNvme *n)
+{
+    start(n);
+    for (uint32_t nsid = LIM_NSID_FAST; nsid <= LIM_NSID_SLOW; nsid++) {
+        g_assert_cmphex(load_prog(n, nsid, PIND_BPF, nvme_bpf_hostile,
+                                  sizeof(nvme_bpf_hostile), 4096), ==,
+                        NVME_SUCCESS);
+        for (uint16_t pind = 0; pind <= PIND_BPF; pind++) {
+            if (pind != PIND_EMPTY) {
+                g_assert_cmphex(activate(n, nsid, pind,
+                                         NVME_PROG_ACT_ACTIVATE), ==,
+                                NVME_SUCCESS);
+            }
+        }
+    }
+}
+
+typedef struct LimCase {
+    const char  *name;
+    uint16_t    pind;
+    uint64_t    cparam1, cparam2;
+    int         nr;
+    struct {
+        uint64_t sb;
+        uint32_t len;
+    } r[2];
+} LimCase;
+
+/* The most expensive run each program allows on the memory namespace */
+static const LimCase lim_cases[] = {
+    { "wait", PIND_WAIT, LONG_WAIT_MS },
+    { "count", PIND_COUNT, 0, 0, 2,
+      { { 0, LIM_SIZE - LIM_PATTERN }, { LIM_SIZE - LIM_PATTERN,
+                                         LIM_PATTERN } } },
+    { "reduce", PIND_REDUCE, 8 << 8, 0, 1, { { 0, LIM_SIZE } } },
+    { "crc32c", PIND_CRC32C, 0, 0, 1, { { 0, LIM_SIZE } } },
+    { "sha256", PIND_SHA256, 0, 0, 2, { { 4 * KiB, LIM_SIZE - 4 * KiB },
+                                        { 0, 32 } } },
+    /* 16-byte records whose first 8 bytes equal 0: all but the first */
+    { "filter", PIND_FILTER, 16 | 8ULL << 32, 0, 2,
+      { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
+    { "copy", PIND_COPY, 0, 0, 2, { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
+    { "compress", PIND_COMPRESS, 9, 0, 2,
+      { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
+    { "bpf-loop", PIND_BPF, LOOP },
+    { "bpf-memcpy", PIND_BPF, MEMCPY_FOREVER, 0, 2,
+      { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
+    { "bpf-memset", PIND_BPF, MEMSET_FOREVER, 0, 1, { { 0, LIM_SIZE } } },
+    { "bpf-crc32c", PIND_BPF, CRC32C_FOREVER, 0, 1, { { 0, LIM_SIZE } } },
+    { }
+};
+
+/* The memory range set of @c on compute namespace @nsid, or 0 */
+static uint16_t lim_mrs(QNvme *n, uint32_t nsid, const LimCase *c)
+{
+    NvmeMemRangeDescr r[2];
+    uint16_t rsid = 0;
+
+    for (int i = 0; i < c->nr; i++) {
+        r[i] = range(LIM_NSID_MEM, c->r[i].sb, c->r[i].len);
+    }
+    if (c->nr) {
+        g_assert_cmphex(mrs_create(n, nsid, r, c->nr, &rsid), ==,
+                        NVME_SUCCESS);
+    }
+    return rsid;
+}
+
+static void lim_mrs_delete(QNvme *n, uint32_t nsid, uint16_t rsid)
+{
+    if (rsid) {
+        g_assert_cmphex(WHEN_STOPPED(mrs_delete(n, nsid, rsid)), ==,
+                        NVME_SUCCESS);
+    }
+}
+
+static uint16_t lim_submit(QNvme *n, uint16_t qid, uint32_t nsid,
+                           const LimCase *c, uint16_t rsid)
+{
+    NvmeExecProgramCmd cmd = exec_cmd(nsid, c->pind, rsid, c->cparam1,
+                                      c->cparam2);
+
+    return qnvme_submit(n, qid, (NvmeCmd *)&cmd);
+}
+
+/*
+ * Each program, at its most expensive, is stopped by the 5 ms budget with
+ * Insufficient Program Resources, late by less than STOP_US; so is a
+ * decompression that expands 128 MiB of zeroes from a small stream.
+ */
+static void test_limits_budget(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    LimCase inflate = { "decompress", PIND_DECOMPRESS, 0, 0, 2,
+                        { { LIM_HALF, 0 }, { 0, LIM_HALF } } };
+    LimCase deflate = { "compress-1", PIND_COMPRESS, 1, 0, 2,
+                        { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } };
+    uint64_t clen;
+    uint16_t rsid;
+
+    lim_start(n);
+    for (const LimCase *c = lim_cases; c->name; c++) {
+        gint64 t0 = g_get_monotonic_time(), us;
+
+        rsid = lim_mrs(n, LIM_NSID_FAST, c);
+        t0 = g_get_monotonic_time();
+        g_assert_cmphex(qnvme_wait(n, QID, lim_submit(n, QID, LIM_NSID_FAST,
+                                                      c, rsid), NULL), ==,
+                        NVME_INSUFF_PROG_RESOURCES | NVME_DNR);
+        us = g_get_monotonic_time() - t0;
+        g_test_message("%s: ended by its budget after %" PRId64 " us",
+                       c->name, us);
+        g_assert_cmpint(us, <, LIM_BUDGET_MS * 1000 + STOP_US);
+        lim_mrs_delete(n, LIM_NSID_FAST, rsid);
+    }
+
+    /* the stream of 128 MiB of zeroes, then its decompression */
+    rsid = lim_mrs(n, LIM_NSID_SLOW, &deflate);
+    {
+        NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, PIND_COMPRESS, rsid,
+                                          1, 0);
+        NvmeCqe cqe;
+
+        g_assert_cmphex(qnvme_cmd(n, QID, (NvmeCmd *)&cmd, &cqe), ==,
+                        NVME_SUCCESS);
+        clen = cqe_result(&cqe);
+    }
+    lim_mrs_delete(n, LIM_NSID_SLOW, rsid);
+    g_assert_cmpint(clen, <, 1 * MiB);
+    inflate.r[0].len = clen;
+    rsid = lim_mrs(n, LIM_NSID_FAST, &inflate);
+    g_assert_cmphex(qnvme_wait(n, QID, lim_submit(n, QID, LIM_NSID_FAST,
+                                                  &inflate, rsid), NULL), ==,
+                    NVME_INSUFF_PROG_RESOURCES | NVME_DNR);
+    lim_mrs_delete(n, LIM_NSID_FAST, rsid);
+    qnvme_disable(n);
+}
+
+/* Wait for the completion of @cid; the microseconds since @t0 */
+static gint64 lim_wait(QNvme *n, uint16_t qid, uint16_t cid, uint16_t status,
+                       gint64 t0)
+{
+    gint64 us;
+
+    g_assert_cmphex(qnvme_wait(n, qid, cid, NULL), ==, status);
+    us = g_get_monotonic_time() - t0;
+    g_assert_cmpint(us, <, STOP_US);
+    return us;
+}
+
+/*
+ * Abort, Delete I/O Submission Queue and a controller reset end each
+ * program at its most expensive at once, timed from the command or the
+ * register write; the device answers other commands and register reads
+ * meanwhile.
+ */
+static void test_limits_cancel(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    uint8_t buf[4096];
+
+    lim_start(n);
+    for (const LimCase *c = lim_cases; c->name; c++) {
+        uint16_t rsid = lim_mrs(n, LIM_NSID_SLOW, c);
+        uint16_t cid, other;
+        gint64 t0, abort_us, del_us, reset_us;
+
+        /* Abort */
+        cid = lim_submit(n, QID, LIM_NSID_SLOW, c, rsid);
+        t0 = g_get_monotonic_time();
+        abort_cmd(n, cid);
+        abort_us = lim_wait(n, QID, cid, NVME_CMD_ABORT_REQ, t0);
+
+        /* Delete I/O SQ, while another runs on the other engine */
+        other = lim_submit(n, QID, LIM_NSID_SLOW, c, rsid);
+        qnvme_create_ioq(n, QID + 1);
+        cid = lim_submit(n, QID + 1, LIM_NSID_SLOW, c, rsid);
+        taken(n, QID + 1);
+        t0 = g_get_monotonic_time();
+        for (int i = 0; i < 10; i++) {
+            g_assert_cmpint(NVME_CSTS_RDY(qnvme_readl(n, offsetof(NvmeBar,
+                                                                  csts))),
+                            ==, 1);
+            g_assert_cmphex(mem_read(n, 0, buf, sizeof(buf)), ==,
+                            NVME_SUCCESS);
+        }
+        g_assert_cmpint(g_get_monotonic_time() - t0, <, STOP_US);
+        g_assert_false(qnvme_done(n, QID, other));
+        t0 = g_get_monotonic_time();
+        g_assert_cmphex(qnvme_delete_sq(n, QID + 1), ==, NVME_SUCCESS);
+        del_us = lim_wait(n, QID + 1, cid, NVME_CMD_ABORT_SQ_DEL, t0);
+        g_assert_cmphex(qnvme_delete_cq(n, QID + 1), ==, NVME_SUCCESS);
+
+        /* a reset, with that other one running: the write itself timed */
+        t0 = g_get_monotonic_time();
+        qnvme_writel(n, offsetof(NvmeBar, cc), 0);
+        while (NVME_CSTS_RDY(qnvme_readl(n, offsetof(NvmeBar, csts)))) {
+            g_assert_cmpint(g_get_monotonic_time() - t0, <, STOP_US);
+        }
+        reset_us = g_get_monotonic_time() - t0;
+        g_assert_cmpint(reset_us, <, STOP_US);
+        g_test_message("%s: Abort %" PRId64 " us, Delete SQ %" PRId64
+                       " us, reset %" PRId64 " us", c->name, abort_us,
+                       del_us, reset_us);
+        qnvme_disable(n);
+        start(n);
+
+        /* the program stopped: its set is free */
+        t0 = g_get_monotonic_time();
+        lim_mrs_delete(n, LIM_NSID_SLOW, rsid);
+        g_assert_cmpint(g_get_monotonic_time() - t0, <, STOP_US);
+    }
+    qnvme_disable(n);
+}
+
+/*
+ * Host memory stays bounded: parameter data and Load Program chunks past
+ * MDTS are refused; a compute namespace holds LIM_MAX_JOBS jobs, more get
+ * Insufficient Resources, without DNR.
+ */
+static void test_limits_jobs(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QNvme *n = obj;
+    const uint16_t nq = 5, per_q = QNVME_IO_QUEUE_SIZE - 1;
+    uint64_t pdata = qnvme_alloc(n, 2 * LIM_MDTS);
+    uint16_t cids[5][QNVME_IO_QUEUE_SIZE];
+    int ok = 0, busy = 0;
+
+    lim_start(n);
+    {
+        NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, PIND_WAIT, 0, 0, 0);
+        g_autofree uint8_t *zero = g_malloc0(2 * LIM_MDTS);
+
+        cmd.dlen = cpu_to_le32(2 * LIM_MDTS);
+        qnvme_map(n, (NvmeCmd *)&cmd, pdata, 2 * LIM_MDTS);
+        g_assert_cmphex(qnvme_cmd(n, QID, (NvmeCmd *)&cmd, NULL), ==,
+                        NVME_INVALID_FIELD | NVME_DNR);
+        g_assert_cmphex(load_chunk(n, LIM_NSID_SLOW, PIND_BPF2,
+                                   NVME_PTYPE_EBPF, 0, 0, 2 * LIM_MDTS, 0,
+                                   zero, 2 * LIM_MDTS),
+                        ==, NVME_INVALID_FIELD | NVME_DNR);
+    }
+    for (uint16_t q = 2; q <= nq; q++) {
+        qnvme_create_ioq(n, q);
+    }
+    for (uint16_t q = 1; q <= nq; q++) {
+        for (int i = 0; i < per_q; i++) {
+            NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, PIND_WAIT, 0,
+                                              LONG_WAIT_MS, 0);
+
+            cmd.dlen = cpu_to_le32(LIM_MDTS);
+            qnvme_map(n, (NvmeCmd *)&cmd, pdata, LIM_MDTS);
+            cids[q - 1][i] = qnvme_submit(n, q, (NvmeCmd *)&cmd);
+        }
+    }
+    /* the rejected ones complete at once, the others run or wait */
+    {
+        gint64 deadline = g_get_monotonic_time() + QNVME_TIMEOUT_US;
+
+        while (busy < nq * per_q - LIM_MAX_JOBS) {
+            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+            busy = 0;
+            for (uint16_t q = 1; q <= nq; q++) {
+                for (int i = 0; i < per_q; i++) {
+                    busy += qnvme_done(n, q, cids[q - 1][i]);
+                }
+            }
+        }
+    }
+    busy = 0;
+    for (uint16_t q = 1; q <= nq; q++) {
+        for (int i = 0; i < per_q; i++) {
+            if (qnvme_done(n, q, cids[q - 1][i])) {
+                g_assert_cmphex(qnvme_wait(n, q, cids[q - 1][i], NULL), ==,
+                                NVME_INSUFFICIENT_RESOURCES);
+                busy++;
+            } else {
+                ok++;
+            }
+        }
+    }
+    g_assert_cmpint(ok, ==, LIM_MAX_JOBS);
+    g_assert_cmpint(busy, ==, nq * per_q - LIM_MAX_JOBS);
+    qnvme_disable(n);
+    qnvme_free(n, pdata);
+}
+
 #define CP(name, body) \
     { "cp/" name, body, cp_setup, "subsys=subsys0" }
 
@@ -1337,6 +1720,12 @@ static const QNvmeTest nvme_cp_tests[] = {
     CP("bpf-load", test_bpf_load),
     CP("bpf-programs", test_bpf_programs),
     CP("bpf-hostile", test_bpf_hostile),
+    { "cp/limits-budget", test_limits_budget, cp_limits_setup,
+      "subsys=subsys0,mdts=3" },
+    { "cp/limits-cancel", test_limits_cancel, cp_limits_setup,
+      "subsys=subsys0,mdts=3" },
+    { "cp/limits-jobs", test_limits_jobs, cp_limits_setup,
+      "subsys=subsys0,mdts=3" },
     { }
 };
 

@@ -18,6 +18,9 @@ enum {
     ESCAPE,                 /* range 0 + CPARAM2 */
     LOOP,                   /* never ends */
     COPY_PAST_RANGE,        /* the memcpy helper, one byte too many */
+    MEMCPY_FOREVER,         /* the helpers over all of range 0 (range 1 */
+    MEMSET_FOREVER,         /* to range 0 for memcpy), again and again */
+    CRC32C_FOREVER,
 };
 
 /* range 0, read only where a mode uses it */
@@ -47,6 +50,19 @@ uint64_t hostile(const struct nvme_bpf_ctx *ctx)
     case COPY_PAST_RANGE:
         return nvme_bpf_memcpy((void *)R0, (const void *)R0 + 1,
                                ctx->ranges[0].len);
+    case MEMCPY_FOREVER:
+        for (;;) {
+            nvme_bpf_memcpy((void *)R0, (const void *)ctx->ranges[1].addr,
+                            ctx->ranges[0].len);
+        }
+    case MEMSET_FOREVER:
+        for (;;) {
+            nvme_bpf_memset((void *)R0, 0, ctx->ranges[0].len);
+        }
+    case CRC32C_FOREVER:
+        for (;;) {
+            nvme_bpf_crc32c(0, (const void *)R0, ctx->ranges[0].len);
+        }
     }
 
     return 0;
