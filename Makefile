@@ -11,9 +11,11 @@
 #   make series     export the series as git format-patch files (build/series)
 #   make check-series  build the exported series at every patch
 #   make check-sanitizers  run the qtests against an ASan+UBSan build
+#   make fuzz       fuzz the eBPF machine, then the controller through
+#                   QEMU's generic-fuzz, FUZZ_SECONDS each (default 300)
 
 .PHONY: all configure check check-guest run bench refresh series \
-	check-series check-sanitizers clean distclean
+	check-series check-sanitizers fuzz clean distclean
 
 all:
 	scripts/build.sh
@@ -47,9 +49,14 @@ check-series: series
 check-sanitizers:
 	scripts/check-sanitizers.sh
 
+FUZZ_SECONDS ?= 300
+fuzz: all
+	scripts/fuzz.sh bpf $(FUZZ_SECONDS); a=$$?; \
+	scripts/fuzz.sh qemu $(FUZZ_SECONDS) && exit $$a
+
 clean:
 	rm -rf build/qemu/build build/series build/series-tree build/asan-tree \
-		build/guest
+		build/fuzz-tree build/fuzz build/guest
 
 distclean:
 	rm -rf build

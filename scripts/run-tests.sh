@@ -39,7 +39,7 @@ qos=$qbuild/tests/qtest/qos-test
 # The NVMe qtests of every machine the qos graph offers.
 mapfile -t paths < <("$qos" -l | grep '/nvme/' | grep -F -- "$pattern")
 [ "${#paths[@]}" -gt 0 ] || [[ unit/test-nvme-bpf == *"$pattern"* ]] ||
-    [[ guest/e2e == *"$pattern"* ]] ||
+    [[ guest/e2e == *"$pattern"* ]] || [[ fuzz/bpf == *"$pattern"* ]] ||
     die "no test matches '$pattern'"
 # Tests that exist only if the build could make them: without them, fail.
 #   require PATH-PART NAME WHY-MISSING
@@ -87,6 +87,14 @@ if [ -z "$pattern" ] || [[ unit/test-nvme-bpf == *"$pattern"* ]]; then
     fi
     result $rc "unit tests/unit/test-nvme-bpf: $(grep -c '^ok ' "$log") cases; $(
         sed -n 's/^# conformance: //p' "$log")" "$log"
+fi
+
+# A short fuzzing run of the eBPF machine (make fuzz runs longer ones)
+if [ -z "${QEMU_BUILD:-}" ] &&
+   { [ -z "$pattern" ] || [[ fuzz/bpf == *"$pattern"* ]]; }; then
+    log=$logs/fuzz-bpf.log
+    "$top/scripts/fuzz.sh" bpf "${FUZZ_SECONDS:-30}" > "$log" 2>&1
+    result $? "$(tail -1 "$log")" "$log"
 fi
 
 # The end-to-end tests in a Linux guest (tests/guest/e2e.sh) and the demo

@@ -796,6 +796,13 @@ static uint64_t bpf_end(bool alu64, bool be, int32_t bits, uint64_t v)
  * The interpreter: one case a full opcode for the common instructions
  */
 
+/* Registers a program has not set (the verifier keeps it from reading them) */
+static inline void bpf_fill(uint64_t *reg, int n, uint64_t fill)
+{
+    for (int i = 0; i < n; i++) {
+        reg[i] = fill;
+    }
+}
 
 #define DST     reg[i->dst]
 #define SRC     reg[i->src]
@@ -814,7 +821,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
     const NvmeBpfInsn *insns = prog->insns, *i = insns;
     NvmeBpfRegion *regions = run->regions;
     unsigned nregions = run->nregions;
-    uint64_t reg[11] = {};
+    uint64_t reg[11];
     uint64_t n = 0, next = 0;
     unsigned depth = 0;
     uint32_t pc = 0;
@@ -827,6 +834,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
     run->stop = NVME_BPF_OK;
     run->poll_at = NVME_BPF_POLL_INSNS;
     run->r0 = 0;
+    bpf_fill(reg, 11, run->fill);
     memcpy(&reg[1], run->args, sizeof(run->args));
     reg[R10] = nvme_bpf_addr(0, sizeof(stack));
 
@@ -1242,6 +1250,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
             pc = frames[depth].ret;
             memcpy(&reg[6], frames[depth].saved, sizeof(frames->saved));
             reg[R10] += NVME_BPF_STACK_SIZE;
+            bpf_fill(&reg[1], 5, run->fill);
             break;
 
         case CLS_JMP | JMP_CALL:
@@ -1253,6 +1262,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
                 memcpy(frames[depth].saved, &reg[6], sizeof(frames->saved));
                 depth++;
                 reg[R10] -= NVME_BPF_STACK_SIZE;
+                bpf_fill(&reg[6], 4, run->fill);
                 pc += i->imm;
             } else {
                 const NvmeBpfHelper *h = &prog->helpers->table[i->imm];
@@ -1260,6 +1270,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
 
                 run->insns = n;
                 reg[R0] = h->fn(run, &reg[1], &fault);
+                bpf_fill(&reg[1], 5, run->fill);
                 n = run->insns;
                 if (fault) {
                     FAIL(NVME_BPF_EHELPER);

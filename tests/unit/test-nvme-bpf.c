@@ -279,7 +279,7 @@ static int poll_stop(void *opaque)
     return ++poll_count == 3;
 }
 
-/* The poll callback stops a run, after 3 * 2^20 instructions exactly */
+/* The poll callback stops a run, after 3 poll intervals exactly */
 static void test_poll(void)
 {
     g_autofree char *why = NULL;
@@ -584,12 +584,98 @@ static int add_vectors(const char *dir, const char *sub, GTestDataFunc fn)
     return names->len;
 }
 
+/*
+ * The programs of these tests as inputs of tests/fuzz/nvme-bpf-fuzz.c, in
+ * @out: one byte, the number of instructions less one (programs of up to
+ * 256 instructions), the instructions, up to 256 bytes of memory.
+ */
+static void corpus_add(const char *out, const char *name, GByteArray *code,
+                       const GByteArray *mem)
+{
+    g_autofree char *path = g_build_filename(out, name, NULL);
+    g_autoptr(GByteArray) in = g_byte_array_new();
+    uint8_t n;
+
+    if (!code || !code->len || code->len % 8 || code->len > 256 * 8) {
+        return;
+    }
+    n = code->len / 8 - 1;
+    g_byte_array_append(in, &n, 1);
+    g_byte_array_append(in, code->data, code->len);
+    if (mem) {
+        g_byte_array_append(in, mem->data, MIN(mem->len, 256));
+    }
+    g_assert_true(g_file_set_contents(path, (char *)in->data, in->len,
+                                      NULL));
+}
+
+static void corpus_add_asm(const char *out, const char *name,
+                           const char *text, const GByteArray *mem)
+{
+    g_autoptr(GByteArray) code = NULL;
+    g_autofree char *err = NULL;
+
+    code = bpf_asm(text, &err);
+    corpus_add(out, name, code, mem);
+}
+
+static int write_corpus(const char *out, const char *conf)
+{
+    const char *subs[] = { "tests", "negative" };
+
+    g_mkdir_with_parents(out, 0755);
+    for (int i = 0; i < ARRAY_SIZE(class_cases); i++) {
+        corpus_add_asm(out, class_cases[i].name, class_cases[i].text, NULL);
+    }
+    for (int i = 0; i < ARRAY_SIZE(hostile_cases); i++) {
+        corpus_add_asm(out, hostile_cases[i].name, hostile_cases[i].text,
+                       NULL);
+    }
+    for (int i = 0; i < ARRAY_SIZE(reject_cases); i++) {
+        const RejectCase *c = &reject_cases[i];
+        g_autoptr(GByteArray) raw = g_byte_array_new();
+
+        if (c->text) {
+            corpus_add_asm(out, c->name, c->text, NULL);
+        } else {
+            g_byte_array_append(raw, c->raw, c->len);
+            corpus_add(out, c->name, raw, NULL);
+        }
+    }
+    for (int s = 0; conf && s < ARRAY_SIZE(subs); s++) {
+        g_autofree char *path = g_build_filename(conf, subs[s], NULL);
+        g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+        const char *file;
+
+        while (d && (file = g_dir_read_name(d))) {
+            g_autofree char *vpath = g_build_filename(path, file, NULL);
+            g_autofree char *name = g_strdup_printf("%s-%s", subs[s], file);
+            Vector v;
+
+            if (!g_str_has_suffix(file, ".data")) {
+                continue;
+            }
+            vector_parse(&v, vpath);
+            if (v.asm_text) {
+                corpus_add_asm(out, name, v.asm_text, v.mem);
+            } else {
+                corpus_add(out, name, v.raw, v.mem);
+            }
+            vector_free(&v);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = g_getenv("NVME_BPF_CONFORMANCE");
     int vectors = 0, negative = 0, ret;
     char name[64];
 
+    if (argc == 3 && !strcmp(argv[1], "--corpus")) {
+        return write_corpus(argv[2], dir);
+    }
     g_test_init(&argc, &argv, NULL);
     if (dir && !*dir) {
         dir = NULL;

@@ -20,30 +20,6 @@
 
 #define NVME_REG_DBS    0x1000
 
-static void qnvme_image_destroy(void *path)
-{
-    unlink(path);
-    g_free(path);
-    /* the next test must not reuse a QEMU holding the deleted image */
-    qos_invalidate_command_line();
-}
-
-const char *qnvme_test_image(GString *cmd_line, const char *id, size_t size)
-{
-    char *path;
-    int fd = g_file_open_tmp("qtest-nvme.XXXXXX", &path, NULL);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, size), ==, 0);
-    close(fd);
-    g_test_queue_destroy(qnvme_image_destroy, path);
-
-    g_string_append_printf(cmd_line,
-                           " -drive id=%s,if=none,file=%s,format=raw",
-                           id, path);
-    return path;
-}
-
 QTestState *qnvme_qts(QNvme *n)
 {
     return n->dev.bus->qts;

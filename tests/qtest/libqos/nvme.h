@@ -51,9 +51,34 @@ typedef struct QNvme {
 
 /*
  * For a test's "before" hook: back drive @id with a new raw image of @size
- * bytes, deleted when the test ends.  Returns the image's path.
+ * bytes, deleted when the test ends.  Returns the image's path.  (Inline,
+ * as qos_invalidate_command_line() belongs to qos-test, not libqos, which
+ * the fuzzers link too.)
  */
-const char *qnvme_test_image(GString *cmd_line, const char *id, size_t size);
+static inline void qnvme_image_destroy(void *path)
+{
+    unlink(path);
+    g_free(path);
+    /* the next test must not reuse a QEMU holding the deleted image */
+    qos_invalidate_command_line();
+}
+
+static inline const char *qnvme_test_image(GString *cmd_line, const char *id,
+                                           size_t size)
+{
+    char *path;
+    int fd = g_file_open_tmp("qtest-nvme.XXXXXX", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, size), ==, 0);
+    close(fd);
+    g_test_queue_destroy(qnvme_image_destroy, path);
+
+    g_string_append_printf(cmd_line,
+                           " -drive id=%s,if=none,file=%s,format=raw",
+                           id, path);
+    return path;
+}
 
 /*
  * A controller outside the qos graph (a second controller of a subsystem,
