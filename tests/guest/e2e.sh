@@ -119,15 +119,18 @@ refused() {
         cat /tmp/err && grep -q 'Invalid Program Data' /tmp/err
 }
 
-# the NVM namespace works as a disk while a program runs
+# the NVM namespace works as a disk while a program runs: the 4 s wait
+# program is still running when the disk I/O is done, then ends well
 disk_while_running() {
-    nvme-cs activate $CTRL -n 3 -s 8 &&
-        { nvme-cs exec $CP -s 8 --cparam1 2000 > /tmp/wait & } &&
-        dd if=/dev/urandom of=/tmp/disk bs=64k count=16 2>/dev/null &&
+    nvme-cs activate $CTRL -n 3 -s 8 || return 1
+    nvme-cs exec $CP -s 8 --cparam1 4000 > /tmp/wait &
+    pid=$!
+    dd if=/dev/urandom of=/tmp/disk bs=64k count=16 2>/dev/null &&
         dd if=/tmp/disk of=$NVM bs=64k seek=64 conv=fsync 2>/dev/null &&
-        dd if=$NVM of=/tmp/disk2 bs=64k skip=64 count=16 2>/dev/null &&
-        cmp /tmp/disk /tmp/disk2 &&
-        wait && [ "$(cat /tmp/wait)" != "" ] &&
+        dd if=$NVM of=/tmp/disk2 bs=64k skip=64 count=16 iflag=direct \
+            2>/dev/null &&
+        cmp /tmp/disk /tmp/disk2 && kill -0 $pid && wait $pid &&
+        [ $(($(cat /tmp/wait))) -ge 4000 ] &&
         nvme-cs deactivate $CTRL -n 3 -s 8
 }
 
@@ -163,7 +166,7 @@ tool_rest() {
     head -c 4096 /dev/urandom > /tmp/r && nvme-cs slm-write $MEM -o 8192 \
         -f /tmp/r && nvme-cs slm-fill $MEM -o 8192 -l 4096 &&
         nvme-cs slm-read $MEM -o 8192 -l 4096 -f /tmp/z &&
-        cmp /tmp/z /dev/zero 2>&1 | grep -q EOF &&
+        [ "$(stat -c %s /tmp/z)" = 4096 ] && cmp -n 4096 /tmp/z /dev/zero &&
         rsid=$(nvme-cs mrs-create $CTRL -n 3 -r 2:8192:4096) &&
         nvme-cs mrs-list $CTRL -n 3 | grep -q "^rsid $rsid: 2:8192:4096$" &&
         nvme-cs mrs-delete $CTRL -n 3 --rsid "$rsid" &&
