@@ -1613,16 +1613,16 @@ static void test_limits_cancel(void *obj, void *data, QGuestAllocator *alloc)
         }
         reset_us = g_get_monotonic_time() - t0;
         g_assert_cmpint(reset_us, <, STOP_US);
-        g_test_message("%s: Abort %" PRId64 " us, Delete SQ %" PRId64
-                       " us, reset %" PRId64 " us", c->name, abort_us,
-                       del_us, reset_us);
         qnvme_disable(n);
         start(n);
 
-        /* the program stopped: its set is free */
-        t0 = g_get_monotonic_time();
+        /* the programs stopped: their set is free */
         lim_mrs_delete(n, LIM_NSID_SLOW, rsid);
         g_assert_cmpint(g_get_monotonic_time() - t0, <, STOP_US);
+        g_test_message("%s: Abort %" PRId64 " us, Delete SQ %" PRId64
+                       " us, reset %" PRId64 " us, programs stopped %"
+                       PRId64 " us after the reset", c->name, abort_us,
+                       del_us, reset_us, g_get_monotonic_time() - t0);
     }
     qnvme_disable(n);
 }
