@@ -83,8 +83,8 @@ struct NvmeBpfRun {
     unsigned            nregions;   /* at least 1 */
     uint64_t            args[5];    /* r1-r5 at entry */
     uint64_t            budget;     /* instructions at most, 0: no limit */
-    uint64_t            fill;       /* what registers hold before they are
-                                       set (r1-r5 after calls too) */
+    /* what registers hold before they are set (r1-r5 after calls too) */
+    uint64_t            fill;
     int                 (*poll)(void *opaque);  /* non-zero: stop */
     void                *opaque;
 
