@@ -33,7 +33,12 @@ check-guest: all
 	scripts/run-guest.sh e2e
 
 bench: all
-	build/qemu/build/tests/bench/nvme-bpf-bench $(MIB)
+	if [ -x build/qemu/build/tests/bench/nvme-bpf-bench ]; then \
+		build/qemu/build/tests/bench/nvme-bpf-bench $(MIB); \
+	else \
+		echo "no eBPF benchmark: clang was not found when QEMU was" \
+			"configured"; \
+	fi
 	QTEST_QEMU_BINARY=build/qemu/build/qemu-system-x86_64 \
 		build/qemu/build/tests/qtest/nvme-vfu-bench $(COMMANDS)
 

@@ -18,7 +18,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
     shift
 done
 [ $# -gt 0 ] && shift
-targets=${*:-$NINJA_TARGETS}
+targets=${*:-}
 
 [ -f "$qemu/build/build.ninja" ] || "$top/configure"
 "$top/scripts/assemble.sh"
@@ -50,6 +50,8 @@ if [ ! -f "$tree/build/build.ninja" ] ||
           die "configure failed; see $tree/configure.log"; }
     echo "$want" > "$tree/configure.args"
 fi
+ninja -C "$tree/build" build.ninja > /dev/null
+[ -n "$targets" ] || targets=$(ninja_targets "$tree/build")
 # shellcheck disable=SC2086
 ninja -C "$tree/build" $targets
 link_firmware "$tree/build"

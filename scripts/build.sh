@@ -9,5 +9,7 @@ if [ ! -f "$qemu/build/build.ninja" ]; then
 fi
 "$top/scripts/assemble.sh"
 link_firmware
-# shellcheck disable=SC2086
-ninja -C "$qemu/build" $NINJA_TARGETS
+# Regenerate build.ninja first: which targets exist may have changed.
+ninja -C "$qemu/build" build.ninja > /dev/null
+# shellcheck disable=SC2046
+ninja -C "$qemu/build" $(ninja_targets "$qemu/build")

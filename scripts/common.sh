@@ -66,6 +66,18 @@ export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test tests/unit/test-nvme-bpf
 tests/bench/nvme-bpf-bench tests/qtest/nvme-vfu-bench"
 
+# Those of NINJA_TARGETS the build directory $1 has (a tree configured
+# without clang has no nvme-bpf-bench; an early patch of the series lacks
+# the later targets).
+ninja_targets() {
+    local t
+    for t in $NINJA_TARGETS; do
+        if ninja -C "$1" -t query "$t" > /dev/null 2>&1; then
+            echo "$t"
+        fi
+    done
+}
+
 # QEMU run from its build directory looks for firmware under qemu-bundle/,
 # relocating the --firmwarepath directories there: point those at Debian's
 # seabios, qemu-system-data and ipxe-qemu files.

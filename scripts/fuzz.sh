@@ -60,7 +60,8 @@ bpf)
     src=(tests/fuzz/nvme-bpf-fuzz.c hw/nvme/bpf-vm.c)
     bin=$out/nvme-bpf-fuzz
     if [ ! -x "$bin" ] || [ -n "$(cd "$top" && find "${src[@]}" \
-            hw/nvme/bpf-vm.h include/block/nvme-bpf.h -newer "$bin")" ]; then
+            hw/nvme/bpf-vm.h hw/nvme/bpf-vm-gen.py include/block/nvme-bpf.h \
+            -newer "$bin")" ]; then
         # the machine and the one QEMU utility it needs, built with clang
         clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
             -fno-sanitize-recover=undefined -D_GNU_SOURCE \

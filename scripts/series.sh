@@ -87,12 +87,7 @@ build_each() {
         echo "building patch $n/$total: $(g log -1 --format=%s)"
         # Regenerate build.ninja, then build the targets this patch has.
         ninja -C "$tree/build" build.ninja > "$build/series-build.log" 2>&1 &&
-            targets=$(for t in $NINJA_TARGETS; do
-                          if ninja -C "$tree/build" -t query "$t" \
-                                 > /dev/null 2>&1; then
-                              echo "$t"
-                          fi
-                      done) &&
+            targets=$(ninja_targets "$tree/build") &&
             # shellcheck disable=SC2086
             ninja -C "$tree/build" $targets >> "$build/series-build.log" \
                 2>&1 || { tail -30 "$build/series-build.log" >&2;

@@ -228,6 +228,22 @@ static uint64_t number(const char *s)
     return v;
 }
 
+/*
+ * A program slot: a number, or the name of a device-defined program of
+ * QEMU's nvme-compute-ns (whose slots block/nvme-csd.h gives)
+ */
+static int slot(const char *s)
+{
+    static const char *const names[] = NVME_CP_PROGRAM_NAMES;
+
+    for (int i = 0; names[i]; i++) {
+        if (!strcmp(s, names[i])) {
+            return i;
+        }
+    }
+    return number(s);
+}
+
 static void parse(int argc, char **argv, Opts *o, void (*usage)(void))
 {
     static const struct option longopts[] = {
@@ -261,7 +277,7 @@ static void parse(int argc, char **argv, Opts *o, void (*usage)(void))
             o->nsid = number(optarg);
             break;
         case 's':
-            o->slot = number(optarg);
+            o->slot = slot(optarg);
             break;
         case 'o':
             o->offset = number(optarg);
@@ -652,7 +668,10 @@ static void usage_prog(void)
            "  %1$s unload     <controller> -n CP_NSID -s SLOT\n\n"
            "load downloads the eBPF instructions of a section of an ELF "
            "object built with\nclang -target bpf (a file that is not ELF "
-           "is taken as raw instructions), in\nchunks of --chunk bytes.\n",
+           "is taken as raw instructions), in\nchunks of --chunk bytes.  "
+           "SLOT is a number, or the name of a device-defined\nprogram of "
+           "QEMU's nvme-compute-ns (reduce, crc32c, sha256, filter, copy,\n"
+           "compress, decompress, count, wait).\n",
            prog_name);
 }
 
@@ -763,7 +782,8 @@ static void usage_exec(void)
            "[--cparam2 N]\n                 [-d DATAFILE]\n\n"
            "Execute Program on a compute namespace: the program of SLOT "
            "over memory range\nset RSID, with CPARAM1/2 and parameter data; "
-           "prints the program's 64-bit result.\n", prog_name);
+           "prints the program's 64-bit result.\nSLOT is a number or a "
+           "device-defined program's name, as for load.\n", prog_name);
 }
 
 static int cmd_exec(int argc, char **argv)

@@ -638,43 +638,28 @@ bool nvme_bpf_work(NvmeBpfRun *run, uint64_t insns)
         a_;                                                             \
     })
 
-static uint64_t bpf_atomic64(uint64_t *p, int32_t op, uint64_t v,
-                             uint64_t expect)
-{
-    switch (op & ~ATOMIC_FETCH) {
-    case ALU_ADD:
-        return qatomic_fetch_add(p, v);
-    case ALU_OR:
-        return qatomic_fetch_or(p, v);
-    case ALU_AND:
-        return qatomic_fetch_and(p, v);
-    case ALU_XOR:
-        return qatomic_fetch_xor(p, v);
-    case ATOMIC_XCHG & ~ATOMIC_FETCH:
-        return qatomic_xchg(p, v);
-    default:
-        return qatomic_cmpxchg(p, expect, v);
-    }
+/* The atomic operations on 64-bit and 32-bit words: one definition */
+#define BPF_ATOMIC_FN(name, type)                                       \
+static type name(type *p, int32_t op, type v, type expect)              \
+{                                                                       \
+    switch (op & ~ATOMIC_FETCH) {                                       \
+    case ALU_ADD:                                                       \
+        return qatomic_fetch_add(p, v);                                 \
+    case ALU_OR:                                                        \
+        return qatomic_fetch_or(p, v);                                  \
+    case ALU_AND:                                                       \
+        return qatomic_fetch_and(p, v);                                 \
+    case ALU_XOR:                                                       \
+        return qatomic_fetch_xor(p, v);                                 \
+    case ATOMIC_XCHG & ~ATOMIC_FETCH:                                   \
+        return qatomic_xchg(p, v);                                      \
+    default:                                                            \
+        return qatomic_cmpxchg(p, expect, v);                           \
+    }                                                                   \
 }
 
-static uint32_t bpf_atomic32(uint32_t *p, int32_t op, uint32_t v,
-                             uint32_t expect)
-{
-    switch (op & ~ATOMIC_FETCH) {
-    case ALU_ADD:
-        return qatomic_fetch_add(p, v);
-    case ALU_OR:
-        return qatomic_fetch_or(p, v);
-    case ALU_AND:
-        return qatomic_fetch_and(p, v);
-    case ALU_XOR:
-        return qatomic_fetch_xor(p, v);
-    case ATOMIC_XCHG & ~ATOMIC_FETCH:
-        return qatomic_xchg(p, v);
-    default:
-        return qatomic_cmpxchg(p, expect, v);
-    }
-}
+BPF_ATOMIC_FN(bpf_atomic64, uint64_t)
+BPF_ATOMIC_FN(bpf_atomic32, uint32_t)
 
 /* Signed division and modulo as RFC 9669 defines them for every input */
 static int64_t bpf_sdiv(int64_t a, int64_t b)
@@ -697,85 +682,8 @@ static int32_t bpf_smod32(int32_t a, int32_t b)
     return !b ? a : b == -1 ? 0 : a % b;
 }
 
-static uint64_t bpf_alu64(uint8_t op, int16_t off, uint64_t a, uint64_t b)
-{
-    switch (op) {
-    case ALU_ADD:
-        return a + b;
-    case ALU_SUB:
-        return a - b;
-    case ALU_MUL:
-        return a * b;
-    case ALU_DIV:
-        return off ? bpf_sdiv(a, b) : b ? a / b : 0;
-    case ALU_OR:
-        return a | b;
-    case ALU_AND:
-        return a & b;
-    case ALU_LSH:
-        return a << (b & 63);
-    case ALU_RSH:
-        return a >> (b & 63);
-    case ALU_MOD:
-        return off ? bpf_smod(a, b) : b ? a % b : a;
-    case ALU_XOR:
-        return a ^ b;
-    case ALU_MOV:
-        switch (off) {
-        case 8:
-            return (int8_t)b;
-        case 16:
-            return (int16_t)b;
-        case 32:
-            return (int32_t)b;
-        }
-        return b;
-    case ALU_ARSH:
-        return (int64_t)a >> (b & 63);
-    }
-
-    /* the verifier admits no other operation */
-    return a;
-}
-
-static uint32_t bpf_alu32(uint8_t op, int16_t off, uint32_t a, uint32_t b)
-{
-    switch (op) {
-    case ALU_ADD:
-        return a + b;
-    case ALU_SUB:
-        return a - b;
-    case ALU_MUL:
-        return a * b;
-    case ALU_DIV:
-        return off ? bpf_sdiv32(a, b) : b ? a / b : 0;
-    case ALU_OR:
-        return a | b;
-    case ALU_AND:
-        return a & b;
-    case ALU_LSH:
-        return a << (b & 31);
-    case ALU_RSH:
-        return a >> (b & 31);
-    case ALU_MOD:
-        return off ? bpf_smod32(a, b) : b ? a % b : a;
-    case ALU_XOR:
-        return a ^ b;
-    case ALU_MOV:
-        switch (off) {
-        case 8:
-            return (int8_t)b;
-        case 16:
-            return (int16_t)b;
-        }
-        return b;
-    case ALU_ARSH:
-        return (int32_t)a >> (b & 31);
-    }
-
-    /* the verifier admits no other operation */
-    return a;
-}
+/* bpf_alu64() and bpf_alu32(): every ALU operation */
+#include "hw/nvme/bpf-vm-alu.c.inc"
 
 static uint64_t bpf_end(bool alu64, bool be, int32_t bits, uint64_t v)
 {
@@ -861,102 +769,8 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
         }
 
         switch (i->code) {
-        case CLS_ALU64 | ALU_ADD | SRC_X:
-            DST = DST + SRC;
-            break;
-        case CLS_ALU64 | ALU_ADD:
-            DST = DST + IMM;
-            break;
-        case CLS_ALU | ALU_ADD | SRC_X:
-            DST = (uint32_t)((uint32_t)DST + (uint32_t)SRC);
-            break;
-        case CLS_ALU | ALU_ADD:
-            DST = (uint32_t)((uint32_t)DST + (uint32_t)i->imm);
-            break;
-        case CLS_ALU64 | ALU_SUB | SRC_X:
-            DST = DST - SRC;
-            break;
-        case CLS_ALU64 | ALU_SUB:
-            DST = DST - IMM;
-            break;
-        case CLS_ALU | ALU_SUB | SRC_X:
-            DST = (uint32_t)((uint32_t)DST - (uint32_t)SRC);
-            break;
-        case CLS_ALU | ALU_SUB:
-            DST = (uint32_t)((uint32_t)DST - (uint32_t)i->imm);
-            break;
-        case CLS_ALU64 | ALU_MUL | SRC_X:
-            DST = DST * SRC;
-            break;
-        case CLS_ALU64 | ALU_MUL:
-            DST = DST * IMM;
-            break;
-        case CLS_ALU | ALU_MUL | SRC_X:
-            DST = (uint32_t)((uint32_t)DST * (uint32_t)SRC);
-            break;
-        case CLS_ALU | ALU_MUL:
-            DST = (uint32_t)((uint32_t)DST * (uint32_t)i->imm);
-            break;
-        case CLS_ALU64 | ALU_OR | SRC_X:
-            DST = DST | SRC;
-            break;
-        case CLS_ALU64 | ALU_OR:
-            DST = DST | IMM;
-            break;
-        case CLS_ALU | ALU_OR | SRC_X:
-            DST = (uint32_t)((uint32_t)DST | (uint32_t)SRC);
-            break;
-        case CLS_ALU | ALU_OR:
-            DST = (uint32_t)((uint32_t)DST | (uint32_t)i->imm);
-            break;
-        case CLS_ALU64 | ALU_AND | SRC_X:
-            DST = DST & SRC;
-            break;
-        case CLS_ALU64 | ALU_AND:
-            DST = DST & IMM;
-            break;
-        case CLS_ALU | ALU_AND | SRC_X:
-            DST = (uint32_t)((uint32_t)DST & (uint32_t)SRC);
-            break;
-        case CLS_ALU | ALU_AND:
-            DST = (uint32_t)((uint32_t)DST & (uint32_t)i->imm);
-            break;
-        case CLS_ALU64 | ALU_XOR | SRC_X:
-            DST = DST ^ SRC;
-            break;
-        case CLS_ALU64 | ALU_XOR:
-            DST = DST ^ IMM;
-            break;
-        case CLS_ALU | ALU_XOR | SRC_X:
-            DST = (uint32_t)((uint32_t)DST ^ (uint32_t)SRC);
-            break;
-        case CLS_ALU | ALU_XOR:
-            DST = (uint32_t)((uint32_t)DST ^ (uint32_t)i->imm);
-            break;
-        case CLS_ALU64 | ALU_LSH | SRC_X:
-            DST = DST << (SRC & 63);
-            break;
-        case CLS_ALU64 | ALU_LSH:
-            DST = DST << (i->imm & 63);
-            break;
-        case CLS_ALU | ALU_LSH | SRC_X:
-            DST = (uint32_t)DST << (SRC & 31);
-            break;
-        case CLS_ALU | ALU_LSH:
-            DST = (uint32_t)DST << (i->imm & 31);
-            break;
-        case CLS_ALU64 | ALU_RSH | SRC_X:
-            DST = DST >> (SRC & 63);
-            break;
-        case CLS_ALU64 | ALU_RSH:
-            DST = DST >> (i->imm & 63);
-            break;
-        case CLS_ALU | ALU_RSH | SRC_X:
-            DST = (uint32_t)DST >> (SRC & 31);
-            break;
-        case CLS_ALU | ALU_RSH:
-            DST = (uint32_t)DST >> (i->imm & 31);
-            break;
+        /* the common ALU operations and the conditional jumps */
+#include "hw/nvme/bpf-vm-cases.c.inc"
 
         case CLS_ALU64 | ALU_MOV | SRC_X:
             DST = likely(!i->off) ? SRC : bpf_alu64(ALU_MOV, i->off, 0, SRC);
@@ -1019,226 +833,6 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
             break;
         case CLS_JMP32 | JMP_JA:
             pc += i->imm;
-            break;
-        case CLS_JMP | JMP_JEQ | SRC_X:
-            if ((uint64_t)DST == (uint64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JEQ:
-            if ((uint64_t)DST == (uint64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JEQ | SRC_X:
-            if ((uint32_t)DST == (uint32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JEQ:
-            if ((uint32_t)DST == (uint32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JNE | SRC_X:
-            if ((uint64_t)DST != (uint64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JNE:
-            if ((uint64_t)DST != (uint64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JNE | SRC_X:
-            if ((uint32_t)DST != (uint32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JNE:
-            if ((uint32_t)DST != (uint32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JGT | SRC_X:
-            if ((uint64_t)DST > (uint64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JGT:
-            if ((uint64_t)DST > (uint64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JGT | SRC_X:
-            if ((uint32_t)DST > (uint32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JGT:
-            if ((uint32_t)DST > (uint32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JGE | SRC_X:
-            if ((uint64_t)DST >= (uint64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JGE:
-            if ((uint64_t)DST >= (uint64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JGE | SRC_X:
-            if ((uint32_t)DST >= (uint32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JGE:
-            if ((uint32_t)DST >= (uint32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JLT | SRC_X:
-            if ((uint64_t)DST < (uint64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JLT:
-            if ((uint64_t)DST < (uint64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JLT | SRC_X:
-            if ((uint32_t)DST < (uint32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JLT:
-            if ((uint32_t)DST < (uint32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JLE | SRC_X:
-            if ((uint64_t)DST <= (uint64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JLE:
-            if ((uint64_t)DST <= (uint64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JLE | SRC_X:
-            if ((uint32_t)DST <= (uint32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JLE:
-            if ((uint32_t)DST <= (uint32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSET | SRC_X:
-            if ((uint64_t)DST & (uint64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSET:
-            if ((uint64_t)DST & (uint64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSET | SRC_X:
-            if ((uint32_t)DST & (uint32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSET:
-            if ((uint32_t)DST & (uint32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSGT | SRC_X:
-            if ((int64_t)DST > (int64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSGT:
-            if ((int64_t)DST > (int64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSGT | SRC_X:
-            if ((int32_t)DST > (int32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSGT:
-            if ((int32_t)DST > (int32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSGE | SRC_X:
-            if ((int64_t)DST >= (int64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSGE:
-            if ((int64_t)DST >= (int64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSGE | SRC_X:
-            if ((int32_t)DST >= (int32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSGE:
-            if ((int32_t)DST >= (int32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSLT | SRC_X:
-            if ((int64_t)DST < (int64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSLT:
-            if ((int64_t)DST < (int64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSLT | SRC_X:
-            if ((int32_t)DST < (int32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSLT:
-            if ((int32_t)DST < (int32_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSLE | SRC_X:
-            if ((int64_t)DST <= (int64_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP | JMP_JSLE:
-            if ((int64_t)DST <= (int64_t)IMM) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSLE | SRC_X:
-            if ((int32_t)DST <= (int32_t)SRC) {
-                pc += i->off;
-            }
-            break;
-        case CLS_JMP32 | JMP_JSLE:
-            if ((int32_t)DST <= (int32_t)IMM) {
-                pc += i->off;
-            }
             break;
 
         case CLS_JMP | JMP_EXIT:

@@ -2,13 +2,14 @@
  * QEMU NVM Express: Computational Programs (CP) I/O command set
  *
  * A compute namespace (nvme-compute-ns) holds program slots: the first are
- * the device-defined programs of this file, the others take downloaded
+ * the device-defined programs of cp-programs.c, the others take downloaded
  * eBPF programs, verified when their last byte arrives and run by the
- * machine of bpf-vm.c.  A host activates a program, describes the memory of the
- * subsystem local memory it may use with a memory range set, and runs it
- * with Execute Program.  Programs run on compute engines (worker threads of
- * the namespace), never on the main loop, within a time budget, and stop
- * when the command is aborted or its queue deleted.
+ * machine of bpf-vm.c.  A host activates a program, describes the memory
+ * of the subsystem local memory it may use with a memory range set (its
+ * ranges mapped through the memory window of slm.h), and runs it with
+ * Execute Program.  Programs run on compute engines (worker threads of the
+ * namespace), never on the main loop, within a time budget, and stop when
+ * the command is aborted or its queue deleted.
  *
  * Layouts only the CP specification defines are in block/nvme-csd.h.
  *
@@ -20,7 +21,6 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "qemu/range.h"
-#include "qemu/crc32c.h"
 #include "qemu/host-utils.h"
 #include "qemu/main-loop.h"
 #include "qemu/thread.h"
@@ -28,514 +28,18 @@
 #include "hw/qdev-properties.h"
 #include "block/nvme-csd.h"
 #include "block/nvme-bpf.h"
-#include <zlib.h>
 
 #include "nvme.h"
 #include "bpf-vm.h"
+#include "cp.h"
+#include "slm.h"
 #include "trace.h"
 
 #define TYPE_NVME_COMPUTE_NS "nvme-compute-ns"
 OBJECT_DECLARE_SIMPLE_TYPE(NvmeComputeNamespace, NVME_COMPUTE_NS)
 
-/*
- * Work a program does between two checks for a stop, in bytes read or
- * written (or compared): this bounds how late a program notices its time
- * budget, an Abort or a reset.
- */
-#define NVME_CP_STEP        (64 * KiB)
-
 /* Parameter data of Execute Program, at most */
 #define NVME_CP_MAX_DLEN    (64 * KiB)
-
-/*
- * Execution context: what a program may touch, and when it must stop.
- */
-
-typedef struct NvmeCpRange {
-    uint8_t     *ptr;
-    uint64_t    len;
-} NvmeCpRange;
-
-typedef struct NvmeCpCtx {
-    NvmeCpRange *ranges;
-    int         nranges;
-    uint64_t    cparam1;
-    uint64_t    cparam2;
-    uint8_t     *pdata;
-    uint32_t    plen;
-    int64_t     deadline;       /* QEMU_CLOCK_REALTIME, ns */
-    bool        cancel;
-    uint64_t    work;           /* since the last check */
-} NvmeCpCtx;
-
-/*
- * Non-zero status when the execution must stop: aborted (by Abort, queue
- * deletion, controller reset) or out of its time budget.
- */
-static uint16_t nvme_cp_check(NvmeCpCtx *ctx)
-{
-    if (qatomic_read(&ctx->cancel)) {
-        return NVME_CMD_ABORT_REQ;
-    }
-
-    if (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) > ctx->deadline) {
-        return NVME_INSUFF_PROG_RESOURCES | NVME_DNR;
-    }
-
-    return NVME_SUCCESS;
-}
-
-/*
- * The work meter: a program accounts for the @bytes of work it just did
- * (at most NVME_CP_STEP at a time); every NVME_CP_STEP bytes, check for a
- * stop.
- */
-static uint16_t nvme_cp_work(NvmeCpCtx *ctx, uint64_t bytes)
-{
-    ctx->work += bytes;
-    if (ctx->work < NVME_CP_STEP) {
-        return NVME_SUCCESS;
-    }
-    ctx->work = 0;
-    return nvme_cp_check(ctx);
-}
-
-/* Range @i of the set, or NULL: programs touch memory through this only. */
-static NvmeCpRange *nvme_cp_range(NvmeCpCtx *ctx, int i)
-{
-    return i < ctx->nranges ? &ctx->ranges[i] : NULL;
-}
-
-/*
- * The chunk iterator: @fn on the successive pieces of @len bytes, each at
- * most NVME_CP_STEP bytes (or one @unit, if larger) and a multiple of
- * @unit, metered as work; stops at the first status.
- */
-typedef uint16_t (*NvmeCpChunkFn)(NvmeCpCtx *ctx, uint64_t off,
-                                  uint64_t len, void *opaque);
-
-static uint16_t nvme_cp_chunks(NvmeCpCtx *ctx, uint64_t len, uint64_t unit,
-                               NvmeCpChunkFn fn, void *opaque)
-{
-    uint64_t step = MAX(QEMU_ALIGN_DOWN(NVME_CP_STEP, unit), unit);
-    uint64_t off, n;
-    uint16_t status;
-
-    for (off = 0; off < len; off += n) {
-        n = MIN(len - off, step);
-        status = fn(ctx, off, n, opaque);
-        if (!status) {
-            status = nvme_cp_work(ctx, n);
-        }
-        if (status) {
-            return status;
-        }
-    }
-
-    return NVME_SUCCESS;
-}
-
-/*
- * Device-defined programs.  Each returns an NVMe status and sets *result,
- * the 64-bit return value of Execute Program.  Invalid Field in Command
- * reports parameters or ranges that do not fit the contract.
- */
-
-typedef uint16_t (*NvmeCpFn)(NvmeCpCtx *ctx, uint64_t *result);
-
-typedef struct NvmeCpProgram {
-    const char  *name;
-    NvmeCpFn    fn;
-} NvmeCpProgram;
-
-enum {
-    NVME_CP_REDUCE_SUM      = 0,
-    NVME_CP_REDUCE_MIN      = 1,
-    NVME_CP_REDUCE_MAX      = 2,
-    NVME_CP_REDUCE_COUNT    = 3,
-};
-
-typedef struct NvmeCpReduce {
-    const uint8_t   *in;
-    unsigned        op;
-    unsigned        width;
-    uint64_t        acc;
-} NvmeCpReduce;
-
-static uint16_t nvme_cp_reduce_chunk(NvmeCpCtx *ctx, uint64_t off,
-                                     uint64_t len, void *opaque)
-{
-    NvmeCpReduce *r = opaque;
-    uint64_t i;
-
-    for (i = off; i < off + len; i += r->width) {
-        uint64_t v = r->width == 4 ? (uint32_t)ldl_le_p(r->in + i) :
-                                     ldq_le_p(r->in + i);
-
-        switch (r->op) {
-        case NVME_CP_REDUCE_SUM:
-            r->acc += v;
-            break;
-        case NVME_CP_REDUCE_MIN:
-            r->acc = MIN(r->acc, v);
-            break;
-        case NVME_CP_REDUCE_MAX:
-            r->acc = MAX(r->acc, v);
-            break;
-        case NVME_CP_REDUCE_COUNT:
-            r->acc += v == ctx->cparam2;
-            break;
-        }
-    }
-
-    return NVME_SUCCESS;
-}
-
-/*
- * reduce: range 0 holds little-endian unsigned integers of CPARAM1 bits
- * 15:8 bytes (4 or 8); CPARAM1 bits 7:0 select sum (0, modulo 2^64), min
- * (1), max (2) or the count of elements equal to CPARAM2 (3).
- */
-static uint16_t nvme_cp_reduce(NvmeCpCtx *ctx, uint64_t *result)
-{
-    NvmeCpRange *in = nvme_cp_range(ctx, 0);
-    NvmeCpReduce r = {
-        .op = ctx->cparam1 & 0xff,
-        .width = (ctx->cparam1 >> 8) & 0xff,
-    };
-    uint16_t status;
-
-    if (!in || (r.width != 4 && r.width != 8) || in->len % r.width ||
-        r.op > NVME_CP_REDUCE_COUNT) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-    if (!in->len &&
-        (r.op == NVME_CP_REDUCE_MIN || r.op == NVME_CP_REDUCE_MAX)) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    r.in = in->ptr;
-    r.acc = r.op == NVME_CP_REDUCE_MIN ? UINT64_MAX : 0;
-    status = nvme_cp_chunks(ctx, in->len, r.width, nvme_cp_reduce_chunk, &r);
-    *result = r.acc;
-    return status;
-}
-
-static uint16_t nvme_cp_crc32c_chunk(NvmeCpCtx *ctx, uint64_t off,
-                                     uint64_t len, void *opaque)
-{
-    uint32_t *crc = opaque;
-
-    /* crc32c() returns the final, inverted value: undo that */
-    *crc = crc32c(*crc, ctx->ranges[0].ptr + off, len) ^ 0xffffffff;
-    return NVME_SUCCESS;
-}
-
-/* crc32c: the CRC-32C (Castagnoli) of range 0 */
-static uint16_t nvme_cp_crc32c(NvmeCpCtx *ctx, uint64_t *result)
-{
-    NvmeCpRange *in = nvme_cp_range(ctx, 0);
-    uint32_t crc = 0xffffffff;
-    uint16_t status;
-
-    if (!in) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    status = nvme_cp_chunks(ctx, in->len, 1, nvme_cp_crc32c_chunk, &crc);
-    *result = crc ^ 0xffffffff;
-    return status;
-}
-
-static uint16_t nvme_cp_sha256_chunk(NvmeCpCtx *ctx, uint64_t off,
-                                     uint64_t len, void *opaque)
-{
-    g_checksum_update(opaque, ctx->ranges[0].ptr + off, len);
-    return NVME_SUCCESS;
-}
-
-/* sha256: the SHA-256 digest of range 0 into the first 32 bytes of range 1 */
-static uint16_t nvme_cp_sha256(NvmeCpCtx *ctx, uint64_t *result)
-{
-    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
-    g_autoptr(GChecksum) sum = NULL;
-    gsize len = 32;
-    uint16_t status;
-
-    if (!in || !out || out->len < 32) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    sum = g_checksum_new(G_CHECKSUM_SHA256);
-    status = nvme_cp_chunks(ctx, in->len, 1, nvme_cp_sha256_chunk, sum);
-    if (status) {
-        return status;
-    }
-    g_checksum_get_digest(sum, out->ptr, &len);
-
-    *result = len;
-    return NVME_SUCCESS;
-}
-
-enum {
-    NVME_CP_FILTER_EQ = 0, NVME_CP_FILTER_NE, NVME_CP_FILTER_LT,
-    NVME_CP_FILTER_LE, NVME_CP_FILTER_GT, NVME_CP_FILTER_GE,
-};
-
-typedef struct NvmeCpFilter {
-    uint32_t    rsz, foff, fsz;
-    unsigned    op;
-    uint64_t    matched;
-} NvmeCpFilter;
-
-static uint16_t nvme_cp_filter_chunk(NvmeCpCtx *ctx, uint64_t off,
-                                     uint64_t len, void *opaque)
-{
-    NvmeCpRange *in = &ctx->ranges[0], *out = &ctx->ranges[1];
-    NvmeCpFilter *f = opaque;
-    uint64_t i;
-
-    for (i = off; i < off + len; i += f->rsz) {
-        const uint8_t *rec = in->ptr + i;
-        uint64_t v = 0;
-        bool match = false;
-
-        memcpy(&v, rec + f->foff, f->fsz);
-        v = le64_to_cpu(v);
-        switch (f->op) {
-        case NVME_CP_FILTER_EQ:
-            match = v == ctx->cparam2;
-            break;
-        case NVME_CP_FILTER_NE:
-            match = v != ctx->cparam2;
-            break;
-        case NVME_CP_FILTER_LT:
-            match = v < ctx->cparam2;
-            break;
-        case NVME_CP_FILTER_LE:
-            match = v <= ctx->cparam2;
-            break;
-        case NVME_CP_FILTER_GT:
-            match = v > ctx->cparam2;
-            break;
-        case NVME_CP_FILTER_GE:
-            match = v >= ctx->cparam2;
-            break;
-        }
-
-        if (match) {
-            if ((f->matched + 1) * f->rsz > out->len) {
-                return NVME_INVALID_FIELD | NVME_DNR;
-            }
-            memcpy(out->ptr + f->matched * f->rsz, rec, f->rsz);
-            f->matched++;
-        }
-    }
-
-    return NVME_SUCCESS;
-}
-
-/*
- * filter: range 0 holds records of CPARAM1 bits 15:0 bytes; each record
- * whose little-endian unsigned field at byte CPARAM1 bits 31:16, of CPARAM1
- * bits 39:32 bytes (1, 2, 4 or 8), compares with CPARAM2 by CPARAM1 bits
- * 47:40 (0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >=) is appended to range 1.
- * Returns the number of records written.
- */
-static uint16_t nvme_cp_filter(NvmeCpCtx *ctx, uint64_t *result)
-{
-    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
-    NvmeCpFilter f = {
-        .rsz = ctx->cparam1 & 0xffff,
-        .foff = (ctx->cparam1 >> 16) & 0xffff,
-        .fsz = (ctx->cparam1 >> 32) & 0xff,
-        .op = (ctx->cparam1 >> 40) & 0xff,
-    };
-    uint16_t status;
-
-    if (!in || !out || !f.rsz || in->len % f.rsz || !is_power_of_2(f.fsz) ||
-        f.fsz > 8 || f.foff + f.fsz > f.rsz || f.op > NVME_CP_FILTER_GE) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    /* records read plus those written: at most twice the bytes metered */
-    status = nvme_cp_chunks(ctx, in->len, f.rsz, nvme_cp_filter_chunk, &f);
-    *result = f.matched;
-    return status;
-}
-
-static uint16_t nvme_cp_copy_chunk(NvmeCpCtx *ctx, uint64_t off,
-                                   uint64_t len, void *opaque)
-{
-    memmove(ctx->ranges[1].ptr + off, ctx->ranges[0].ptr + off, len);
-    return NVME_SUCCESS;
-}
-
-/* copy: range 0 to the start of range 1; returns the bytes copied */
-static uint16_t nvme_cp_copy(NvmeCpCtx *ctx, uint64_t *result)
-{
-    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
-    uint16_t status;
-
-    if (!in || !out || out->len < in->len) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    status = nvme_cp_chunks(ctx, in->len, 1, nvme_cp_copy_chunk, NULL);
-    *result = in->len;
-    return status;
-}
-
-/*
- * compress and decompress: range 0 to range 1 as a zlib stream (RFC 1950),
- * at the compression level in CPARAM1 (0 to 9; the default 6 for values
- * above).  Return the number of bytes written to range 1.  An output range
- * too small, or input that is not a zlib stream, is Invalid Field.  Each
- * step consumes and produces at most NVME_CP_STEP bytes.
- */
-static uint16_t nvme_cp_zlib(NvmeCpCtx *ctx, uint64_t *result, bool deflating)
-{
-    NvmeCpRange *in = nvme_cp_range(ctx, 0), *out = nvme_cp_range(ctx, 1);
-    int level = ctx->cparam1 <= 9 ? ctx->cparam1 : Z_DEFAULT_COMPRESSION;
-    z_stream zs = {};
-    uint16_t status = NVME_SUCCESS;
-    int ret;
-
-    if (!in || !out || in->len > UINT32_MAX || out->len > UINT32_MAX) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    ret = deflating ? deflateInit(&zs, level) : inflateInit(&zs);
-    if (ret != Z_OK) {
-        return NVME_INTERNAL_DEV_ERROR;
-    }
-
-    zs.next_out = out->ptr;
-    zs.next_in = in->ptr;
-    do {
-        uint64_t in_left = in->len - (zs.next_in - in->ptr);
-        uint64_t out_left = out->len - (zs.next_out - out->ptr);
-        uint32_t in_step = MIN(in_left, NVME_CP_STEP);
-        uint32_t out_step = MIN(out_left, NVME_CP_STEP);
-        bool last = in_step == in_left;
-
-        zs.avail_in = in_step;
-        zs.avail_out = out_step;
-        if (deflating) {
-            ret = deflate(&zs, last ? Z_FINISH : Z_NO_FLUSH);
-        } else {
-            ret = inflate(&zs, Z_NO_FLUSH);
-        }
-        if (ret == Z_STREAM_END) {
-            break;
-        }
-        /*
-         * An error, no room left in range 1, or no progress possible
-         * with room to write: all input was consumed (or the stream is
-         * broken) before its end
-         */
-        if ((ret != Z_OK && ret != Z_BUF_ERROR) ||
-            zs.next_out == out->ptr + out->len ||
-            (ret == Z_BUF_ERROR && zs.avail_out)) {
-            status = NVME_INVALID_FIELD | NVME_DNR;
-            break;
-        }
-        status = nvme_cp_work(ctx, in_step - zs.avail_in +
-                                   out_step - zs.avail_out);
-    } while (!status);
-
-    *result = zs.total_out;
-    if (deflating) {
-        deflateEnd(&zs);
-    } else {
-        inflateEnd(&zs);
-    }
-
-    return status;
-}
-
-static uint16_t nvme_cp_compress(NvmeCpCtx *ctx, uint64_t *result)
-{
-    return nvme_cp_zlib(ctx, result, true);
-}
-
-static uint16_t nvme_cp_decompress(NvmeCpCtx *ctx, uint64_t *result)
-{
-    return nvme_cp_zlib(ctx, result, false);
-}
-
-/*
- * count: the (possibly overlapping) occurrences of range 1, the pattern of
- * at most NVME_CP_STEP bytes, in range 0.  Each search looks at a window
- * of NVME_CP_STEP starting positions and is metered as the bytes it may
- * compare; each occurrence found costs the pattern's length.
- */
-static uint16_t nvme_cp_count(NvmeCpCtx *ctx, uint64_t *result)
-{
-    NvmeCpRange *in = nvme_cp_range(ctx, 0), *pat = nvme_cp_range(ctx, 1);
-    const uint8_t *p, *end;
-    uint64_t count = 0;
-    uint16_t status = NVME_SUCCESS;
-
-    if (!in || !pat || !pat->len || pat->len > NVME_CP_STEP) {
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    p = in->ptr;
-    end = in->ptr + in->len;
-    while (!status && end - p >= pat->len) {
-        size_t window = MIN(end - p, NVME_CP_STEP + pat->len - 1);
-        const uint8_t *hit = memmem(p, window, pat->ptr, pat->len);
-
-        if (hit) {
-            count++;
-            status = nvme_cp_work(ctx, hit - p + pat->len);
-            p = hit + 1;
-        } else {
-            status = nvme_cp_work(ctx, window);
-            p += window - pat->len + 1;
-        }
-    }
-
-    *result = count;
-    return status;
-}
-
-/*
- * wait: run for CPARAM1 milliseconds without touching memory, as a stand-in
- * for a long program when testing aborts, resets and budgets.  Returns the
- * milliseconds waited.
- */
-static uint16_t nvme_cp_wait(NvmeCpCtx *ctx, uint64_t *result)
-{
-    int64_t start = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
-    int64_t end = start + MIN(ctx->cparam1, INT32_MAX);
-    uint16_t status;
-
-    while (qemu_clock_get_ms(QEMU_CLOCK_REALTIME) < end) {
-        status = nvme_cp_check(ctx);
-        if (status) {
-            return status;
-        }
-        g_usleep(1000);
-    }
-
-    *result = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) - start;
-    return NVME_SUCCESS;
-}
-
-/* The device-defined programs, in their program slots from index 0 on. */
-static const NvmeCpProgram nvme_cp_programs[] = {
-    { "reduce",     nvme_cp_reduce },
-    { "crc32c",     nvme_cp_crc32c },
-    { "sha256",     nvme_cp_sha256 },
-    { "filter",     nvme_cp_filter },
-    { "copy",       nvme_cp_copy },
-    { "compress",   nvme_cp_compress },
-    { "decompress", nvme_cp_decompress },
-    { "count",      nvme_cp_count },
-    { "wait",       nvme_cp_wait },
-};
 
 /*
  * Compute namespace state
@@ -547,7 +51,7 @@ typedef struct NvmeCpSlot {
     uint8_t                 ptype;
     uint8_t                 pit;
     uint64_t                puid;
-    const NvmeCpProgram     *builtin;
+    NvmeCpFn                builtin;
     NvmeBpfProg             *bpf;
     unsigned                running;
 
@@ -560,8 +64,8 @@ typedef struct NvmeCpSlot {
 typedef struct NvmeCpMrs {
     bool                used;
     int                 nranges;
-    NvmeMemRangeDescr   *descr;
-    NvmeNamespace       **mns;
+    NvmeMemRangeDescr   *descr;     /* as created, for the log page */
+    NvmeMemWindow       *win;       /* the ranges, mapped */
     unsigned            in_use;
 } NvmeCpMrs;
 
@@ -596,8 +100,8 @@ struct NvmeComputeNamespace {
 
 static NvmeComputeNamespace *nvme_cp_ns(NvmeNamespace *ns)
 {
-    return ns && ns->csi == NVME_CSI_CP ?
-        container_of(ns, NvmeComputeNamespace, ns) : NULL;
+    return ns ? (NvmeComputeNamespace *)
+        object_dynamic_cast(OBJECT(ns), TYPE_NVME_COMPUTE_NS) : NULL;
 }
 
 /* The compute namespace that admin command @req names, if attached. */
@@ -661,7 +165,7 @@ struct NvmeCpJob {
     NvmeComputeNamespace    *cp;    /* NULL once the namespace is gone */
     NvmeCpSlot              *slot;
     NvmeCpMrs               *mrs;
-    const NvmeCpProgram     *builtin;
+    NvmeCpFn                builtin;
     NvmeBpfProg             *bpf;   /* a reference */
     Object                  *slm;   /* a reference, with a memory range set */
     uint64_t                budget_insns;
@@ -868,7 +372,7 @@ static void *nvme_cp_engine(void *opaque)
         job->status = nvme_cp_check(&job->ctx);
         if (!job->status) {
             job->status = job->builtin ?
-                job->builtin->fn(&job->ctx, &job->result) :
+                job->builtin(&job->ctx, &job->result) :
                 nvme_cp_bpf_exec(job);
         }
         aio_bh_schedule_oneshot(qemu_get_aio_context(), nvme_cp_job_done,
@@ -964,15 +468,12 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
                     (int64_t)cp->params.budget_ms * SCALE_MS,
     };
     if (mrs) {
-        job->slm = object_ref(OBJECT(cp->ns.subsys->slm.dev));
+        job->slm = nvme_slm_ref(cp->ns.subsys);
         job->ctx.nranges = mrs->nranges;
         job->ctx.ranges = g_new(NvmeCpRange, mrs->nranges);
         for (int i = 0; i < mrs->nranges; i++) {
-            NvmeNamespace *mns = mrs->mns[i];
-
-            job->ctx.ranges[i].ptr = mns->subsys->slm.ptr + mns->mem.offset +
-                                     le64_to_cpu(mrs->descr[i].sb);
-            job->ctx.ranges[i].len = le32_to_cpu(mrs->descr[i].len);
+            job->ctx.ranges[i].ptr = mrs->win[i].ptr;
+            job->ctx.ranges[i].len = mrs->win[i].len;
         }
         mrs->in_use++;
     }
@@ -996,6 +497,12 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
 
 static const uint32_t nvme_cse_iocs_cp[256] = {
     [NVME_CMD_EXEC_PROGRAM]     = NVME_CMD_EFF_CSUPP,
+};
+
+static const uint32_t nvme_cse_acs_cp[256] = {
+    [NVME_ADM_CMD_LOAD_PROGRAM]     = NVME_CMD_EFF_CSUPP,
+    [NVME_ADM_CMD_PROGRAM_ACT]      = NVME_CMD_EFF_CSUPP,
+    [NVME_ADM_CMD_MEM_RANGE_SET]    = NVME_CMD_EFF_CSUPP,
 };
 
 static uint16_t nvme_cp_io_cmd(NvmeCtrl *n, NvmeRequest *req)
@@ -1204,7 +711,7 @@ static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
 {
     uint64_t gran = 1ULL << cp->params.mrsg;
     g_autofree NvmeMemRangeDescr *descr = NULL;
-    g_autofree NvmeNamespace **mns = NULL;
+    g_autofree NvmeMemWindow *win = NULL;
     NvmeCpMrs *mrs = NULL;
     uint16_t status;
     int i, j;
@@ -1234,23 +741,16 @@ static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
         return status;
     }
 
-    mns = g_new(NvmeNamespace *, numr);
+    win = g_new(NvmeMemWindow, numr);
     for (i = 0; i < numr; i++) {
-        uint32_t mnsid = le32_to_cpu(descr[i].mnsid);
         uint64_t sb = le64_to_cpu(descr[i].sb);
         uint64_t len = le32_to_cpu(descr[i].len);
 
-        mns[i] = mnsid <= NVME_MAX_NAMESPACES ? nvme_ns(n, mnsid) : NULL;
-        if (!mns[i] || mns[i]->csi != NVME_CSI_SLM) {
-            status = NVME_INVALID_MEMORY_NS | NVME_DNR;
-        } else if (!nvme_ns_reachable(n->subsys, &cp->ns, mns[i])) {
-            status = NVME_NS_NOT_REACHABLE | NVME_DNR;
-        } else if (!len || sb % gran || len % gran ||
-                   sb > mns[i]->mem.size || len > mns[i]->mem.size - sb) {
-            status = NVME_INVALID_MRS | NVME_DNR;
-        }
+        status = nvme_mem_window(n, &cp->ns, le32_to_cpu(descr[i].mnsid), sb,
+                                 len, gran, NVME_INVALID_MRS | NVME_DNR,
+                                 &win[i]);
         for (j = 0; !status && j < i; j++) {
-            if (mns[j] == mns[i] &&
+            if (win[j].nsid == win[i].nsid &&
                 ranges_overlap(sb, len, le64_to_cpu(descr[j].sb),
                                le32_to_cpu(descr[j].len))) {
                 status = NVME_OVERLAP_MEM_RANGES | NVME_DNR;
@@ -1266,7 +766,7 @@ static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
     mrs->used = true;
     mrs->nranges = numr;
     mrs->descr = g_steal_pointer(&descr);
-    mrs->mns = g_steal_pointer(&mns);
+    mrs->win = g_steal_pointer(&win);
     mrs->in_use = 0;
     req->cqe.result = cpu_to_le32(mrs - cp->mrs + 1);
 
@@ -1306,7 +806,7 @@ static uint16_t nvme_cp_mrs_mgmt(NvmeCtrl *n, NvmeRequest *req)
             return NVME_MRS_IN_USE;
         }
         g_free(mrs->descr);
-        g_free(mrs->mns);
+        g_free(mrs->win);
         *mrs = (NvmeCpMrs) {};
         return NVME_SUCCESS;
 
@@ -1315,7 +815,7 @@ static uint16_t nvme_cp_mrs_mgmt(NvmeCtrl *n, NvmeRequest *req)
     }
 }
 
-uint16_t nvme_cp_admin_cmd(NvmeCtrl *n, NvmeRequest *req)
+static uint16_t nvme_cp_admin_cmd(NvmeCtrl *n, NvmeRequest *req)
 {
     switch (req->cmd.opcode) {
     case NVME_ADM_CMD_LOAD_PROGRAM:
@@ -1375,11 +875,10 @@ static void nvme_cp_mrs_list(NvmeComputeNamespace *cp, GByteArray *buf)
     ((NvmeMrsListLog *)buf->data)->numd = cpu_to_le32(numd);
 }
 
-uint16_t nvme_cp_log(NvmeCtrl *n, uint8_t lid, uint32_t len, uint64_t off,
-                     NvmeRequest *req)
+static uint16_t nvme_cp_log(NvmeCtrl *n, uint8_t lid, NvmeRequest *req,
+                            GByteArray *buf)
 {
     uint32_t nsid = le32_to_cpu(req->cmd.nsid);
-    g_autoptr(GByteArray) buf = g_byte_array_new();
     NvmeComputeNamespace *cp;
     NvmeProgramTypesLog types = { .numd = cpu_to_le32(1) };
     NvmeProgramTypeDescr ebpf = {
@@ -1389,7 +888,7 @@ uint16_t nvme_cp_log(NvmeCtrl *n, uint8_t lid, uint32_t len, uint64_t off,
                  cpu_to_le32(NVME_BPF_STACK_SIZE) },
     };
 
-    trace_pci_nvme_cp_log(nvme_cid(req), lid, nsid, len, off);
+    trace_pci_nvme_cp_log(nvme_cid(req), lid, nsid);
 
     cp = nsid <= NVME_MAX_NAMESPACES ? nvme_cp_ns(nvme_ns(n, nsid)) : NULL;
     if (!cp) {
@@ -1410,12 +909,7 @@ uint16_t nvme_cp_log(NvmeCtrl *n, uint8_t lid, uint32_t len, uint64_t off,
         break;
     }
 
-    if (off >= buf->len) {
-        trace_pci_nvme_err_invalid_log_page_offset(off, buf->len);
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    return nvme_c2h(n, buf->data + off, MIN(buf->len - off, len), req);
+    return NVME_SUCCESS;
 }
 
 /*
@@ -1442,75 +936,43 @@ static uint16_t nvme_cp_identify_ns(NvmeCtrl *n, NvmeNamespace *ns,
     return nvme_c2h(n, &id, sizeof(id), req);
 }
 
-static uint16_t nvme_cp_identify_ctrl(NvmeCtrl *n, NvmeRequest *req)
+/* compute=on implies slm=on, unless the subsystem has an SLM */
+static void nvme_cp_prepare_ctrl(NvmeCtrl *n)
 {
-    uint8_t id[NVME_IDENTIFY_DATA_SIZE] = {};
-
-    return nvme_c2h(n, id, sizeof(id), req);
+    if (n->params.compute && !n->subsys->slm.dev) {
+        n->params.slm = true;
+    }
 }
 
-static bool nvme_cp_subsys_has_ns(NvmeSubsystem *subsys)
+/* compute=on: a compute namespace, after the memory namespace of slm=on */
+static bool nvme_cp_realize_ctrl(NvmeCtrl *n, Error **errp)
 {
-    for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
-        NvmeNamespace *ns = nvme_subsys_ns(subsys, i);
+    DeviceState *dev;
 
-        if (ns && ns->csi == NVME_CSI_CP) {
-            return true;
-        }
+    if (pci_is_vf(PCI_DEVICE(n)) || !n->params.compute) {
+        return true;
     }
 
-    return false;
-}
+    dev = qdev_new(TYPE_NVME_COMPUTE_NS);
+    qdev_prop_set_uint32(dev, "nsid", n->params.compute_nsid);
 
-static bool nvme_cp_offered(NvmeCtrl *n)
-{
-    return nvme_cp_subsys_has_ns(n->subsys);
+    return qdev_realize_and_unref(dev, &n->bus.parent_bus, errp);
 }
 
 const NvmeCommandSet nvme_cs_cp = {
     .csi            = NVME_CSI_CP,
+    .needs_ns       = true,
     .iocs           = nvme_cse_iocs_cp,
     .io_cmd         = nvme_cp_io_cmd,
     .identify_ns    = nvme_cp_identify_ns,
-    .identify_ctrl  = nvme_cp_identify_ctrl,
-    .offered        = nvme_cp_offered,
+    .acs            = nvme_cse_acs_cp,
+    .admin_cmd      = nvme_cp_admin_cmd,
+    .lids           = { NVME_LOG_PROGRAM_LIST, NVME_LOG_DL_PROGRAM_TYPES,
+                        NVME_LOG_MEM_RANGE_SETS },
+    .get_log        = nvme_cp_log,
+    .prepare_ctrl   = nvme_cp_prepare_ctrl,
+    .realize_ctrl   = nvme_cp_realize_ctrl,
 };
-
-/* The CP admin commands are supported once the subsystem has a compute ns */
-static void nvme_cp_enable_admin(NvmeCtrl *n)
-{
-    n->cse.acs[NVME_ADM_CMD_LOAD_PROGRAM] = NVME_CMD_EFF_CSUPP;
-    n->cse.acs[NVME_ADM_CMD_PROGRAM_ACT] = NVME_CMD_EFF_CSUPP;
-    n->cse.acs[NVME_ADM_CMD_MEM_RANGE_SET] = NVME_CMD_EFF_CSUPP;
-}
-
-bool nvme_cp_realize_ctrl(NvmeCtrl *n, Error **errp)
-{
-    DeviceState *dev;
-
-    if (pci_is_vf(PCI_DEVICE(n))) {
-        return true;
-    }
-
-    if (n->params.compute) {
-        if (!n->subsys->slm.dev && !nvme_slm_create(n, errp)) {
-            return false;
-        }
-        nvme_slm_init_ctrl(n);
-
-        dev = qdev_new(TYPE_NVME_COMPUTE_NS);
-        qdev_prop_set_uint32(dev, "nsid", n->params.compute_nsid);
-        if (!qdev_realize_and_unref(dev, &n->bus.parent_bus, errp)) {
-            return false;
-        }
-    }
-
-    if (nvme_cp_subsys_has_ns(n->subsys)) {
-        nvme_cp_enable_admin(n);
-    }
-
-    return true;
-}
 
 /*
  * nvme-compute-ns: a compute namespace
@@ -1522,7 +984,7 @@ static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
     NvmeNamespace *ns = &cp->ns;
     BusState *s = qdev_get_parent_bus(dev);
     NvmeCtrl *n = NVME(s->parent);
-    unsigned ndefined = ARRAY_SIZE(nvme_cp_programs);
+    unsigned ndefined = NVME_CP_NR_DEFINED;
 
     if (cp->params.slots < ndefined) {
         error_setg(errp, "a compute namespace needs at least %u program "
@@ -1553,7 +1015,7 @@ static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
     cp->slots = g_new0(NvmeCpSlot, cp->params.slots);
     for (unsigned i = 0; i < ndefined; i++) {
         cp->slots[i].peocc = NVME_PEOCC_DEVICE_DEFINED;
-        cp->slots[i].builtin = &nvme_cp_programs[i];
+        cp->slots[i].builtin = nvme_cp_programs[i];
     }
     cp->mrs = g_new0(NvmeCpMrs, cp->params.maxmemrs);
 
@@ -1568,15 +1030,6 @@ static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
 
         qemu_thread_create(&thread, "nvme-cp-engine", nvme_cp_engine,
                            cp->engines, QEMU_THREAD_DETACHED);
-    }
-
-    /* every controller of the subsystem takes the CP admin commands now */
-    for (int i = 0; i < NVME_MAX_CONTROLLERS; i++) {
-        NvmeCtrl *ctrl = nvme_subsys_ctrl(n->subsys, i);
-
-        if (ctrl && !pci_is_vf(PCI_DEVICE(ctrl))) {
-            nvme_cp_enable_admin(ctrl);
-        }
     }
 }
 
@@ -1616,17 +1069,12 @@ static void nvme_compute_ns_unrealize(DeviceState *dev)
     g_free(cp->slots);
     for (unsigned i = 0; i < cp->params.maxmemrs; i++) {
         g_free(cp->mrs[i].descr);
-        g_free(cp->mrs[i].mns);
+        g_free(cp->mrs[i].win);
     }
     g_free(cp->mrs);
 }
 
 static const Property nvme_compute_ns_props[] = {
-    DEFINE_PROP_UINT32("nsid", NvmeComputeNamespace, ns.params.nsid, 0),
-    DEFINE_PROP_BOOL("shared", NvmeComputeNamespace, ns.params.shared, true),
-    DEFINE_PROP_BOOL("detached", NvmeComputeNamespace, ns.params.detached,
-                     false),
-    DEFINE_PROP_UINT32("rgrpid", NvmeComputeNamespace, ns.params.rgrpid, 1),
     DEFINE_PROP_UINT16("slots", NvmeComputeNamespace, params.slots, 16),
     DEFINE_PROP_UINT16("maxact", NvmeComputeNamespace, params.maxact, 8),
     DEFINE_PROP_UINT16("maxmemrs", NvmeComputeNamespace, params.maxmemrs,
@@ -1646,9 +1094,6 @@ static void nvme_compute_ns_class_init(ObjectClass *oc, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(oc);
 
-    set_bit(DEVICE_CATEGORY_STORAGE, dc->categories);
-
-    dc->bus_type = TYPE_NVME_BUS;
     dc->realize = nvme_compute_ns_realize;
     dc->unrealize = nvme_compute_ns_unrealize;
     device_class_set_props(dc, nvme_compute_ns_props);
@@ -1657,7 +1102,7 @@ static void nvme_compute_ns_class_init(ObjectClass *oc, const void *data)
 
 static const TypeInfo nvme_compute_ns_info = {
     .name = TYPE_NVME_COMPUTE_NS,
-    .parent = TYPE_DEVICE,
+    .parent = TYPE_NVME_NS_BASE,
     .class_init = nvme_compute_ns_class_init,
     .instance_size = sizeof(NvmeComputeNamespace),
 };

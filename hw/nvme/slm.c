@@ -5,7 +5,8 @@
  * (nvme-mem-ns) is a byte window of it.  Hosts move data with Memory Read,
  * Write, Fill and Copy on memory namespaces, and with NVM Copy descriptor
  * format 4h from a memory namespace to an NVM namespace.  Which namespaces
- * may exchange data is described by reachability groups and associations.
+ * may exchange data is described by reachability (reach.c).  Other parts
+ * of the device reach memory namespaces through the memory window (slm.h).
  *
  * Layouts only the SLM specification defines are in block/nvme-csd.h.
  *
@@ -17,7 +18,6 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "qemu/range.h"
-#include "qemu/cutils.h"
 #include "qapi/error.h"
 #include "qom/object_interfaces.h"
 #include "system/hostmem.h"
@@ -26,11 +26,9 @@
 #include "block/nvme-csd.h"
 
 #include "nvme.h"
+#include "slm.h"
 #include "trace.h"
 
-#define TYPE_NVME_MEM_NS "nvme-mem-ns"
-#define NVME_MEM_NS(obj) \
-    OBJECT_CHECK(NvmeNamespace, (obj), TYPE_NVME_MEM_NS)
 
 /* Host accesses to memory namespaces are dword aligned and granular. */
 #define NVME_SLM_HOST_ALIGN     4
@@ -47,204 +45,13 @@ static const uint32_t nvme_cse_iocs_slm[256] = {
 
 static inline uint8_t *nvme_slm_ptr(NvmeNamespace *ns, uint64_t offset)
 {
-    return ns->subsys->slm.ptr + ns->mem.offset + offset;
+    return ns->subsys->slm.ptr + NVME_MEM_NS(ns)->offset + offset;
 }
 
-/*
- * Reachability
- */
-
-static uint32_t nvme_ns_group(NvmeNamespace *ns)
+/* The size of memory namespace @ns */
+static inline uint64_t nvme_mem_size(NvmeNamespace *ns)
 {
-    return ns->params.rgrpid ? ns->params.rgrpid : 1;
-}
-
-uint32_t nvme_ns_rgrpid(NvmeCtrl *n, NvmeNamespace *ns)
-{
-    return n->id_ctrl.crcap & NVME_CRCAP_RRSUP ? nvme_ns_group(ns) : 0;
-}
-
-static bool nvme_assoc_has(GArray *assoc, uint32_t rgid)
-{
-    for (guint i = 0; i < assoc->len; i++) {
-        if (g_array_index(assoc, uint32_t, i) == rgid) {
-            return true;
-        }
-    }
-
-    return false;
-}
-
-/*
- * Namespaces reach each other when they are in the same reachability group
- * or in groups of one association.  Without configured associations, one
- * association holds every group: everything is reachable.
- */
-bool nvme_ns_reachable(NvmeSubsystem *subsys, NvmeNamespace *a,
-                       NvmeNamespace *b)
-{
-    GPtrArray *assocs = subsys->slm.assocs;
-    uint32_t ga = nvme_ns_group(a), gb = nvme_ns_group(b);
-
-    if (ga == gb || !assocs) {
-        return true;
-    }
-
-    for (guint i = 0; i < assocs->len; i++) {
-        GArray *assoc = g_ptr_array_index(assocs, i);
-
-        if (nvme_assoc_has(assoc, ga) && nvme_assoc_has(assoc, gb)) {
-            return true;
-        }
-    }
-
-    return false;
-}
-
-/* Parse "1+2:3": association 1 holds groups 1 and 2, association 2 group 3 */
-static bool nvme_slm_parse_assoc(NvmeSlm *slm, Error **errp)
-{
-    g_auto(GStrv) sets = NULL;
-
-    if (!slm->assoc) {
-        return true;
-    }
-
-    slm->assocs = g_ptr_array_new_with_free_func((GDestroyNotify)
-                                                 g_array_unref);
-    sets = g_strsplit(slm->assoc, ":", -1);
-    for (int i = 0; sets[i]; i++) {
-        g_auto(GStrv) groups = g_strsplit(sets[i], "+", -1);
-        GArray *assoc = g_array_new(false, false, sizeof(uint32_t));
-
-        g_ptr_array_add(slm->assocs, assoc);
-        for (int j = 0; groups[j]; j++) {
-            uint64_t rgid;
-
-            if (qemu_strtou64(groups[j], NULL, 0, &rgid) || !rgid ||
-                rgid > UINT32_MAX) {
-                error_setg(errp, "reach.assoc: '%s' is not a reachability "
-                           "group identifier (1 to 4294967295)", groups[j]);
-                return false;
-            }
-            g_array_append_val(assoc, (uint32_t){ rgid });
-        }
-    }
-
-    return true;
-}
-
-static int nvme_cmp_u32(gconstpointer a, gconstpointer b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* The reachability groups of the namespaces attached to @n, sorted. */
-static GArray *nvme_reach_groups(NvmeCtrl *n)
-{
-    GArray *groups = g_array_new(false, false, sizeof(uint32_t));
-
-    for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
-        NvmeNamespace *ns = nvme_ns(n, i);
-        uint32_t rgid;
-
-        if (!ns) {
-            continue;
-        }
-        rgid = nvme_ns_group(ns);
-        if (!nvme_assoc_has(groups, rgid)) {
-            g_array_append_val(groups, rgid);
-        }
-    }
-    g_array_sort(groups, nvme_cmp_u32);
-
-    return groups;
-}
-
-static void nvme_reach_groups_log(NvmeCtrl *n, GByteArray *buf)
-{
-    g_autoptr(GArray) groups = nvme_reach_groups(n);
-    NvmeReachGroupsLog hdr = {
-        .nrgd = cpu_to_le16(groups->len),
-    };
-
-    g_byte_array_append(buf, (uint8_t *)&hdr, sizeof(hdr));
-    for (guint g = 0; g < groups->len; g++) {
-        uint32_t rgid = g_array_index(groups, uint32_t, g);
-        NvmeReachGroupDescr d = { .rgid = cpu_to_le32(rgid) };
-        guint at = buf->len;
-        uint32_t nnid = 0;
-
-        g_byte_array_append(buf, (uint8_t *)&d, sizeof(d));
-        for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
-            NvmeNamespace *ns = nvme_ns(n, i);
-            uint32_t nsid = cpu_to_le32(i);
-
-            if (ns && nvme_ns_group(ns) == rgid) {
-                g_byte_array_append(buf, (uint8_t *)&nsid, sizeof(nsid));
-                nnid++;
-            }
-        }
-        ((NvmeReachGroupDescr *)&buf->data[at])->nnid = cpu_to_le32(nnid);
-    }
-}
-
-static void nvme_reach_assocs_log(NvmeCtrl *n, GByteArray *buf)
-{
-    GPtrArray *assocs = n->subsys->slm.assocs;
-    g_autoptr(GArray) all = NULL;
-    NvmeReachAssocsLog hdr = {};
-    guint nrad = assocs ? assocs->len : 1;
-
-    hdr.nrad = cpu_to_le16(nrad);
-    g_byte_array_append(buf, (uint8_t *)&hdr, sizeof(hdr));
-
-    if (!assocs) {
-        all = nvme_reach_groups(n);
-    }
-
-    for (guint a = 0; a < nrad; a++) {
-        GArray *assoc = assocs ? g_ptr_array_index(assocs, a) : all;
-        NvmeReachAssocDescr d = {
-            .rasid = cpu_to_le32(a + 1),
-            .nrid = cpu_to_le32(assoc->len),
-        };
-
-        g_byte_array_append(buf, (uint8_t *)&d, sizeof(d));
-        for (guint i = 0; i < assoc->len; i++) {
-            uint32_t rgid = cpu_to_le32(g_array_index(assoc, uint32_t, i));
-
-            g_byte_array_append(buf, (uint8_t *)&rgid, sizeof(rgid));
-        }
-    }
-}
-
-uint16_t nvme_reach_log(NvmeCtrl *n, uint8_t lid, uint32_t len, uint64_t off,
-                        NvmeRequest *req)
-{
-    g_autoptr(GByteArray) buf = g_byte_array_new();
-
-    trace_pci_nvme_reach_log(nvme_cid(req), lid, len, off);
-
-    if (!(n->id_ctrl.crcap & NVME_CRCAP_RRSUP)) {
-        trace_pci_nvme_err_invalid_log_page(nvme_cid(req), lid);
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    if (lid == NVME_LOG_REACH_GROUPS) {
-        nvme_reach_groups_log(n, buf);
-    } else {
-        nvme_reach_assocs_log(n, buf);
-    }
-
-    if (off >= buf->len) {
-        trace_pci_nvme_err_invalid_log_page_offset(off, buf->len);
-        return NVME_INVALID_FIELD | NVME_DNR;
-    }
-
-    return nvme_c2h(n, buf->data + off, MIN(buf->len - off, len), req);
+    return NVME_MEM_NS(ns)->size;
 }
 
 /*
@@ -410,12 +217,49 @@ static uint16_t nvme_mem_check_range(NvmeNamespace *ns, uint64_t sb,
         return NVME_INVALID_FIELD | NVME_DNR;
     }
 
-    if (sb > ns->mem.size || len > ns->mem.size - sb) {
-        trace_pci_nvme_err_mem_range(nvme_nsid(ns), sb, len, ns->mem.size);
+    if (sb > nvme_mem_size(ns) || len > nvme_mem_size(ns) - sb) {
+        trace_pci_nvme_err_mem_range(nvme_nsid(ns), sb, len,
+                                     nvme_mem_size(ns));
         return NVME_LBA_RANGE | NVME_DNR;
     }
 
     return NVME_SUCCESS;
+}
+
+uint16_t nvme_mem_window(NvmeCtrl *n, NvmeNamespace *user, uint32_t nsid,
+                         uint64_t sb, uint64_t len, uint64_t gran,
+                         uint16_t range_status, NvmeMemWindow *w)
+{
+    NvmeNamespace *ns = nsid <= NVME_MAX_NAMESPACES ? nvme_ns(n, nsid) : NULL;
+    uint64_t size;
+
+    if (!ns || ns->csi != NVME_CSI_SLM) {
+        return NVME_INVALID_MEMORY_NS | NVME_DNR;
+    }
+
+    if (!nvme_ns_reachable(n->subsys, user, ns)) {
+        trace_pci_nvme_err_ns_not_reachable(nvme_nsid(user), nsid);
+        return NVME_NS_NOT_REACHABLE | NVME_DNR;
+    }
+
+    size = nvme_mem_size(ns);
+    if (!len || sb % gran || len % gran || sb > size || len > size - sb) {
+        trace_pci_nvme_err_mem_range(nsid, sb, len, size);
+        return range_status;
+    }
+
+    *w = (NvmeMemWindow) {
+        .nsid = nsid,
+        .ptr = nvme_slm_ptr(ns, sb),
+        .len = len,
+    };
+
+    return NVME_SUCCESS;
+}
+
+Object *nvme_slm_ref(NvmeSubsystem *subsys)
+{
+    return object_ref(OBJECT(subsys->slm.dev));
 }
 
 static uint16_t nvme_mem_rw(NvmeCtrl *n, NvmeRequest *req, bool write)
@@ -675,7 +519,7 @@ static uint16_t nvme_slm_io_cmd(NvmeCtrl *n, NvmeRequest *req)
  * NVM Copy with descriptor format 4h: memory namespace bytes to logical
  * blocks of the NVM namespace the command is issued to.
  */
-uint16_t nvme_copy_from_slm(NvmeCtrl *n, NvmeRequest *req)
+static uint16_t nvme_copy_from_slm(NvmeCtrl *n, NvmeRequest *req)
 {
     NvmeCopyCmd *copy = (NvmeCopyCmd *)&req->cmd;
     NvmeNamespace *ns = req->ns;
@@ -760,40 +604,10 @@ static uint16_t nvme_slm_identify_ns(NvmeCtrl *n, NvmeNamespace *ns,
         return NVME_INVALID_FIELD | NVME_DNR;
     }
 
-    id.msz = cpu_to_le64(ns->mem.size);
+    id.msz = cpu_to_le64(nvme_mem_size(ns));
 
     return nvme_c2h(n, &id, sizeof(id), req);
 }
-
-static uint16_t nvme_slm_identify_ctrl(NvmeCtrl *n, NvmeRequest *req)
-{
-    uint8_t id[NVME_IDENTIFY_DATA_SIZE] = {};
-
-    return nvme_c2h(n, id, sizeof(id), req);
-}
-
-/* The command set is offered once the subsystem has a memory namespace. */
-static bool nvme_slm_offered(NvmeCtrl *n)
-{
-    for (int i = 1; i <= NVME_MAX_NAMESPACES; i++) {
-        NvmeNamespace *ns = nvme_subsys_ns(n->subsys, i);
-
-        if (ns && ns->csi == NVME_CSI_SLM) {
-            return true;
-        }
-    }
-
-    return false;
-}
-
-const NvmeCommandSet nvme_cs_slm = {
-    .csi            = NVME_CSI_SLM,
-    .iocs           = nvme_cse_iocs_slm,
-    .io_cmd         = nvme_slm_io_cmd,
-    .identify_ns    = nvme_slm_identify_ns,
-    .identify_ctrl  = nvme_slm_identify_ctrl,
-    .offered        = nvme_slm_offered,
-};
 
 /*
  * Subsystem and controller set-up
@@ -822,7 +636,7 @@ bool nvme_slm_realize_subsys(NvmeSubsystem *subsys, Error **errp)
     NvmeSlm *slm = &subsys->slm;
 
     if (!slm->dev) {
-        if (slm->assoc) {
+        if (subsys->reach.assoc) {
             error_setg(errp, "reach.assoc needs a subsystem local memory "
                        "(slm)");
             return false;
@@ -830,11 +644,11 @@ bool nvme_slm_realize_subsys(NvmeSubsystem *subsys, Error **errp)
         return true;
     }
 
-    return nvme_slm_map(slm, errp) && nvme_slm_parse_assoc(slm, errp);
+    return nvme_slm_map(slm, errp);
 }
 
 /* slm=on: a RAM SLM for the subsystem and one memory namespace in it. */
-bool nvme_slm_create(NvmeCtrl *n, Error **errp)
+static bool nvme_slm_create(NvmeCtrl *n, Error **errp)
 {
     NvmeSlm *slm = &n->subsys->slm;
     uint64_t ns_size = n->params.slm_ns_size ?: n->params.slm_size;
@@ -872,7 +686,7 @@ bool nvme_slm_create(NvmeCtrl *n, Error **errp)
 }
 
 /* What a controller reports once its subsystem has an SLM. */
-void nvme_slm_init_ctrl(NvmeCtrl *n)
+static void nvme_slm_init_ctrl(NvmeCtrl *n)
 {
     uint16_t ocfs = le16_to_cpu(n->id_ctrl.ocfs);
 
@@ -882,7 +696,7 @@ void nvme_slm_init_ctrl(NvmeCtrl *n)
     }
 }
 
-bool nvme_slm_realize_ctrl(NvmeCtrl *n, Error **errp)
+static bool nvme_slm_realize_ctrl(NvmeCtrl *n, Error **errp)
 {
     if (pci_is_vf(PCI_DEVICE(n))) {
         return true;
@@ -897,17 +711,28 @@ bool nvme_slm_realize_ctrl(NvmeCtrl *n, Error **errp)
     return true;
 }
 
+const NvmeCommandSet nvme_cs_slm = {
+    .csi            = NVME_CSI_SLM,
+    .needs_ns       = true,
+    .iocs           = nvme_cse_iocs_slm,
+    .io_cmd         = nvme_slm_io_cmd,
+    .identify_ns    = nvme_slm_identify_ns,
+    .copy_formats   = 1 << NVME_COPY_FORMAT_4,
+    .copy           = nvme_copy_from_slm,
+    .realize_ctrl   = nvme_slm_realize_ctrl,
+};
+
 /*
  * nvme-mem-ns: a memory namespace
  */
 
 static void nvme_mem_ns_realize(DeviceState *dev, Error **errp)
 {
-    NvmeNamespace *ns = NVME_MEM_NS(dev);
+    NvmeMemNamespace *mem = NVME_MEM_NS(dev);
     BusState *s = qdev_get_parent_bus(dev);
     NvmeCtrl *n = NVME(s->parent);
     NvmeSlm *slm = &n->subsys->slm;
-    uint64_t offset = ns->mem.offset, size = ns->mem.size;
+    uint64_t offset = mem->offset, size = mem->size;
 
     if (!slm->dev) {
         error_setg(errp, "the NVM subsystem has no subsystem local memory: "
@@ -916,7 +741,7 @@ static void nvme_mem_ns_realize(DeviceState *dev, Error **errp)
     }
 
     if (!size) {
-        size = ns->mem.size = slm->size - MIN(offset, slm->size);
+        size = mem->size = slm->size - MIN(offset, slm->size);
     }
 
     if (!size || !QEMU_IS_ALIGNED(offset | size, NVME_SLM_HOST_ALIGN)) {
@@ -936,33 +761,26 @@ static void nvme_mem_ns_realize(DeviceState *dev, Error **errp)
         NvmeNamespace *other = nvme_subsys_ns(n->subsys, i);
 
         if (other && other->csi == NVME_CSI_SLM &&
-            ranges_overlap(offset, size, other->mem.offset,
-                           other->mem.size)) {
+            ranges_overlap(offset, size, NVME_MEM_NS(other)->offset,
+                           NVME_MEM_NS(other)->size)) {
             error_setg(errp, "memory namespace [0x%" PRIx64 ", 0x%" PRIx64
                        ") overlaps namespace %d", offset, offset + size, i);
             return;
         }
     }
 
-    nvme_ns_register_blkless(n, ns, NVME_CSI_SLM, errp);
+    nvme_ns_register_blkless(n, &mem->parent_obj, NVME_CSI_SLM, errp);
 }
 
 static const Property nvme_mem_ns_props[] = {
-    DEFINE_PROP_UINT32("nsid", NvmeNamespace, params.nsid, 0),
-    DEFINE_PROP_SIZE("offset", NvmeNamespace, mem.offset, 0),
-    DEFINE_PROP_SIZE("size", NvmeNamespace, mem.size, 0),
-    DEFINE_PROP_BOOL("shared", NvmeNamespace, params.shared, true),
-    DEFINE_PROP_BOOL("detached", NvmeNamespace, params.detached, false),
-    DEFINE_PROP_UINT32("rgrpid", NvmeNamespace, params.rgrpid, 1),
+    DEFINE_PROP_SIZE("offset", NvmeMemNamespace, offset, 0),
+    DEFINE_PROP_SIZE("size", NvmeMemNamespace, size, 0),
 };
 
 static void nvme_mem_ns_class_init(ObjectClass *oc, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(oc);
 
-    set_bit(DEVICE_CATEGORY_STORAGE, dc->categories);
-
-    dc->bus_type = TYPE_NVME_BUS;
     dc->realize = nvme_mem_ns_realize;
     device_class_set_props(dc, nvme_mem_ns_props);
     dc->desc = "Virtual NVMe memory namespace (subsystem local memory)";
@@ -970,9 +788,9 @@ static void nvme_mem_ns_class_init(ObjectClass *oc, const void *data)
 
 static const TypeInfo nvme_mem_ns_info = {
     .name = TYPE_NVME_MEM_NS,
-    .parent = TYPE_DEVICE,
+    .parent = TYPE_NVME_NS_BASE,
     .class_init = nvme_mem_ns_class_init,
-    .instance_size = sizeof(NvmeNamespace),
+    .instance_size = sizeof(NvmeMemNamespace),
 };
 
 static void nvme_slm_register_types(void)

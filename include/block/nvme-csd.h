@@ -281,6 +281,42 @@ typedef struct QEMU_PACKED NvmeMrsDescr {
     uint8_t     rsvd3[29];
 } NvmeMrsDescr;
 
+/*
+ * ======================================================================
+ * QEMU's compute namespaces (not from a specification)
+ * ======================================================================
+ *
+ * The program slots of an nvme-compute-ns: its device-defined programs
+ * (docs/system/devices/nvme-csd.rst gives each one's contract) at fixed
+ * indexes from 0, then the slots for downloaded programs.
+ */
+typedef enum NvmeCpProgramIndex {
+    NVME_CP_PIND_REDUCE         = 0,
+    NVME_CP_PIND_CRC32C         = 1,
+    NVME_CP_PIND_SHA256         = 2,
+    NVME_CP_PIND_FILTER         = 3,
+    NVME_CP_PIND_COPY           = 4,
+    NVME_CP_PIND_COMPRESS       = 5,
+    NVME_CP_PIND_DECOMPRESS     = 6,
+    NVME_CP_PIND_COUNT          = 7,
+    NVME_CP_PIND_WAIT           = 8,
+    NVME_CP_NR_DEFINED,                     /* the first downloadable slot */
+} NvmeCpProgramIndex;
+
+/* The names of the device-defined programs, by slot, NULL-terminated */
+#define NVME_CP_PROGRAM_NAMES { \
+    [NVME_CP_PIND_REDUCE]       = "reduce", \
+    [NVME_CP_PIND_CRC32C]       = "crc32c", \
+    [NVME_CP_PIND_SHA256]       = "sha256", \
+    [NVME_CP_PIND_FILTER]       = "filter", \
+    [NVME_CP_PIND_COPY]         = "copy", \
+    [NVME_CP_PIND_COMPRESS]     = "compress", \
+    [NVME_CP_PIND_DECOMPRESS]   = "decompress", \
+    [NVME_CP_PIND_COUNT]        = "count", \
+    [NVME_CP_PIND_WAIT]         = "wait", \
+    [NVME_CP_NR_DEFINED]        = NULL, \
+}
+
 static inline void _nvme_csd_check_size(void)
 {
     QEMU_BUILD_BUG_ON(sizeof(NvmeMemRwCmd) != 64);

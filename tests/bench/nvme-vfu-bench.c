@@ -30,7 +30,6 @@
 #define NSID_NVM        1
 #define NSID_MEM        2
 #define NSID_CP         3
-#define PIND_REDUCE     0
 #define QD_MAX          32
 
 #define CONTROLLER \
@@ -117,7 +116,7 @@ static double bench_exec(QNvme *n, int count)
     NvmeCmd act = {
         .opcode = NVME_ADM_CMD_PROGRAM_ACT,
         .nsid = cpu_to_le32(NSID_CP),
-        .cdw10 = cpu_to_le32(PIND_REDUCE),
+        .cdw10 = cpu_to_le32(NVME_CP_PIND_REDUCE),
     };
     NvmeCmd mrs = {
         .opcode = NVME_ADM_CMD_MEM_RANGE_SET,
@@ -128,7 +127,7 @@ static double bench_exec(QNvme *n, int count)
     NvmeExecProgramCmd exec = {
         .opcode = NVME_CMD_EXEC_PROGRAM,
         .nsid = cpu_to_le32(NSID_CP),
-        .pind = cpu_to_le16(PIND_REDUCE),
+        .pind = cpu_to_le16(NVME_CP_PIND_REDUCE),
         .cparam1 = cpu_to_le64(4 << 8),         /* sum of u32 */
     };
     NvmeCqe cqe;

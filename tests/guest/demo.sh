@@ -47,15 +47,15 @@ rsid=$(nvme-cs mrs-create $CTRL -n 3 -r 2:0:$SIZE -r 2:$SIZE:$SIZE)
 echo "   memory range set $rsid: the data, and $SIZE bytes of output space"
 
 say "Device-defined program sha256 (slot 2): the digest of the data set"
-nvme-cs activate $CTRL -n 3 -s 2
-nvme-cs exec $CP -s 2 --rsid "$rsid" > /dev/null
+nvme-cs activate $CTRL -n 3 -s sha256
+nvme-cs exec $CP -s sha256 --rsid "$rsid" > /dev/null
 nvme-cs slm-read $MEM -o $SIZE -l 32 -f /tmp/digest
 dev=$(od -An -tx1 -v /tmp/digest | tr -d ' \n')
 guest=$(dd if=$NVM bs=64k count=$((SIZE / 65536)) 2>/dev/null | sha256sum |
         cut -d' ' -f1)
 compare sha256 "$dev" "$guest"
 echo "   crossed to the guest: device 32 bytes, guest $SIZE bytes"
-nvme-cs deactivate $CTRL -n 3 -s 2
+nvme-cs deactivate $CTRL -n 3 -s sha256
 
 say "An eBPF program built with clang -target bpf: filter (slot 9)"
 nvme-cs load $CTRL -n 3 -s 9 -f /progs/filter.bpf.o

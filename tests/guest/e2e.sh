@@ -78,12 +78,12 @@ stage() {
 sha256() {
     rsid=$(nvme-cs mrs-create $CTRL -n 3 -r 2:1048576:262144 \
            -r 2:2097152:32) &&
-        nvme-cs activate $CTRL -n 3 -s 2 &&
-        nvme-cs exec $CP -s 2 --rsid "$rsid" &&
+        nvme-cs activate $CTRL -n 3 -s sha256 &&
+        nvme-cs exec $CP -s sha256 --rsid "$rsid" &&
         nvme-cs slm-read $MEM -o 2097152 -l 32 -f /tmp/digest &&
         [ "$(od -An -tx1 -v /tmp/digest | tr -d ' \n')" = \
           "$(sha256sum /tmp/data | cut -d' ' -f1)" ] &&
-        nvme-cs deactivate $CTRL -n 3 -s 2 &&
+        nvme-cs deactivate $CTRL -n 3 -s sha256 &&
         nvme-cs mrs-delete $CTRL -n 3 --rsid "$rsid"
 }
 
@@ -91,13 +91,13 @@ sha256() {
 sums() {
     want=$(sum32 /tmp/data)
     rsid=$(nvme-cs mrs-create $CTRL -n 3 -r 2:1048576:262144) &&
-        nvme-cs activate $CTRL -n 3 -s 0 &&
-        [ "$(result $CP -s 0 --rsid "$rsid" --cparam1 0x400)" = \
+        nvme-cs activate $CTRL -n 3 -s reduce &&
+        [ "$(result $CP -s reduce --rsid "$rsid" --cparam1 0x400)" = \
           "$want" ] &&
         nvme-cs load $CTRL -n 3 -s 9 -f /progs/sum.bpf.o --chunk 64 &&
         nvme-cs activate $CTRL -n 3 -s 9 &&
         [ "$(result $CP -s 9 --rsid "$rsid")" = "$want" ] &&
-        nvme-cs deactivate $CTRL -n 3 -s 0 &&
+        nvme-cs deactivate $CTRL -n 3 -s reduce &&
         nvme-cs mrs-delete $CTRL -n 3 --rsid "$rsid"
 }
 
@@ -122,8 +122,8 @@ refused() {
 # the NVM namespace works as a disk while a program runs: the 4 s wait
 # program is still running when the disk I/O is done, then ends well
 disk_while_running() {
-    nvme-cs activate $CTRL -n 3 -s 8 || return 1
-    nvme-cs exec $CP -s 8 --cparam1 4000 > /tmp/wait &
+    nvme-cs activate $CTRL -n 3 -s wait || return 1
+    nvme-cs exec $CP -s wait --cparam1 4000 > /tmp/wait &
     pid=$!
     dd if=/dev/urandom of=/tmp/disk bs=64k count=16 2>/dev/null &&
         dd if=/tmp/disk of=$NVM bs=64k seek=64 conv=fsync 2>/dev/null &&
@@ -131,7 +131,7 @@ disk_while_running() {
             2>/dev/null &&
         cmp /tmp/disk /tmp/disk2 && kill -0 $pid && wait $pid &&
         [ $(($(cat /tmp/wait))) -ge 4000 ] &&
-        nvme-cs deactivate $CTRL -n 3 -s 8
+        nvme-cs deactivate $CTRL -n 3 -s wait
 }
 
 # The nvme-cli commands of docs/system/devices/nvme-csd.rst, as written

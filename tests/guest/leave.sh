@@ -15,8 +15,8 @@ dd if=/dev/urandom of=/tmp/nvm bs=64k count=4 2>/dev/null &&
 echo "CSD-GUEST: left $(sha256sum < /tmp/nvm | cut -c1-64),$(
     sha256sum < /tmp/slm | cut -c1-64)"
 
-nvme-cs activate /dev/nvme0 -n 3 -s 8 || exit 1
+nvme-cs activate /dev/nvme0 -n 3 -s wait || exit 1
 echo "CSD-GUEST: running the wait program (60 s, or the budget)"
-nvme-cs exec $CP -s 8 --cparam1 60000
+nvme-cs exec $CP -s wait --cparam1 60000
 echo "CSD-GUEST: the VM was not ended while the program ran"
 exit 1

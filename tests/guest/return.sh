@@ -24,9 +24,9 @@ slm_left() {
 # done within 5 s
 engines_free() {
     t0=$(cut -d' ' -f1 /proc/uptime | tr -d .)
-    nvme-cs activate $CTRL -n 3 -s 8 &&
-        { nvme-cs exec $CP -s 8 --cparam1 10 > /tmp/w1 & } &&
-        nvme-cs exec $CP -s 8 --cparam1 10 > /tmp/w2 && wait &&
+    nvme-cs activate $CTRL -n 3 -s wait &&
+        { nvme-cs exec $CP -s wait --cparam1 10 > /tmp/w1 & } &&
+        nvme-cs exec $CP -s wait --cparam1 10 > /tmp/w2 && wait &&
         [ -s /tmp/w1 ] &&
         [ $(($(cut -d' ' -f1 /proc/uptime | tr -d .) - t0)) -lt 500 ]
 }

@@ -14,7 +14,7 @@
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "libqos/qgraph.h"
-#include "libqos/nvme.h"
+#include "libqos/nvme-csd.h"
 #include "block/nvme-csd.h"
 #include "nvme-bpf-progs.h"
 
@@ -27,13 +27,10 @@
 #define NSID_CP_SMALL   5       /* mrsg 12, 200 ms, 10^6 insns, maxpb 4K */
 #define QID             1
 
-/* Device-defined programs and their slots */
+/* Downloadable slots, after the device-defined programs */
 enum {
-    PIND_REDUCE, PIND_CRC32C, PIND_SHA256, PIND_FILTER, PIND_COPY,
-    PIND_COMPRESS, PIND_DECOMPRESS, PIND_COUNT, PIND_WAIT,
-    NR_DEFINED,
-    PIND_EMPTY = NR_DEFINED,
-    PIND_BPF,                   /* downloadable slots */
+    PIND_EMPTY = NVME_CP_NR_DEFINED,
+    PIND_BPF,
     PIND_BPF2,
 };
 
@@ -71,45 +68,6 @@ static void start(QNvme *n)
     qnvme_create_ioq(n, QID);
 }
 
-static void pattern(uint8_t *buf, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++) {
-        buf[i] = (i * 131 + seed * 17 + (i >> 7) * 3) & 0xff;
-    }
-}
-
-static uint16_t mem_write(QNvme *n, uint64_t sb, const void *buf,
-                          uint32_t len)
-{
-    NvmeMemRwCmd cmd = {
-        .opcode = NVME_CMD_MEM_WRITE,
-        .nsid = cpu_to_le32(NSID_MEM),
-        .sb = cpu_to_le64(sb),
-        .len = cpu_to_le32(len),
-    };
-
-    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, (void *)buf, len, true,
-                          NULL);
-}
-
-static uint16_t mem_read_q(QNvme *n, uint16_t qid, uint64_t sb, void *buf,
-                           uint32_t len)
-{
-    NvmeMemRwCmd cmd = {
-        .opcode = NVME_CMD_MEM_READ,
-        .nsid = cpu_to_le32(NSID_MEM),
-        .sb = cpu_to_le64(sb),
-        .len = cpu_to_le32(len),
-    };
-
-    return qnvme_cmd_data(n, qid, (NvmeCmd *)&cmd, buf, len, false, NULL);
-}
-
-static uint16_t mem_read(QNvme *n, uint64_t sb, void *buf, uint32_t len)
-{
-    return mem_read_q(n, QID, sb, buf, len);
-}
-
 /*
  * The controller has taken the commands submitted to @qid so far from the
  * queue: it takes them in order, and a Memory Read submitted after them
@@ -119,7 +77,7 @@ static void taken(QNvme *n, uint16_t qid)
 {
     uint8_t buf[4];
 
-    g_assert_cmphex(mem_read_q(n, qid, 0, buf, sizeof(buf)), ==,
+    g_assert_cmphex(qnvme_mem_read(n, qid, NSID_MEM, 0, buf, sizeof(buf)), ==,
                     NVME_SUCCESS);
 }
 
@@ -292,19 +250,6 @@ static uint16_t run(QNvme *n, uint16_t pind, const NvmeMemRangeDescr *r,
     return status;
 }
 
-static void assert_nslist(QNvme *n, uint8_t csi, const uint32_t *want,
-                          int nwant)
-{
-    uint32_t list[NVME_IDENTIFY_DATA_SIZE / 4];
-
-    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, 0, 0,
-                                   csi, list), ==, NVME_SUCCESS);
-    for (int i = 0; i < nwant; i++) {
-        g_assert_cmpint(le32_to_cpu(list[i]), ==, want[i]);
-    }
-    g_assert_cmpint(list[nwant], ==, 0);
-}
-
 static void test_identify(void *obj, void *data, QGuestAllocator *alloc)
 {
     static const uint32_t cps[] = { NSID_CP, NSID_CP_SMALL };
@@ -320,7 +265,7 @@ static void test_identify(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(ldq_le_p(buf), ==, 1 << NVME_CSI_NVM |
                     1 << NVME_CSI_ZONED | 1 << NVME_CSI_SLM |
                     1 << NVME_CSI_CP);
-    assert_nslist(n, NVME_CSI_CP, cps, 2);
+    qnvme_assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_CP, cps, 2);
 
     g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_CP, 0,
                                    NVME_CSI_CP, buf), ==, NVME_SUCCESS);
@@ -367,7 +312,8 @@ static void test_program_list(void *obj, void *data, QGuestAllocator *alloc)
     } types;
 
     start(n);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_CRC32C, NVME_PROG_ACT_ACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_CRC32C,
+                             NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
 
     g_assert_cmphex(qnvme_get_log(n, NVME_LOG_PROGRAM_LIST, NSID_CP,
@@ -375,10 +321,10 @@ static void test_program_list(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_SUCCESS);
     g_assert_cmpint(le32_to_cpu(log.hdr.numd), ==, SLOTS);
     for (int i = 0; i < SLOTS; i++) {
-        uint8_t want = i < NR_DEFINED ? NVME_PEOCC_DEVICE_DEFINED :
+        uint8_t want = i < NVME_CP_NR_DEFINED ? NVME_PEOCC_DEVICE_DEFINED :
                                         NVME_PEOCC_EMPTY;
 
-        if (i == PIND_CRC32C) {
+        if (i == NVME_CP_PIND_CRC32C) {
             want |= NVME_PROG_DESCR_ACT;
         }
         g_assert_cmphex(log.d[i].flags, ==, want);
@@ -402,7 +348,7 @@ static void test_program_list(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(qnvme_get_log(n, NVME_LOG_PROGRAM_LIST, NSID_MEM,
                                   NVME_CSI_CP, 0, &log, sizeof(log)), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_CRC32C,
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_CRC32C,
                              NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
     qnvme_disable(n);
 }
@@ -427,7 +373,8 @@ static void test_activation(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_SUCCESS);
     g_assert_cmphex(activate(n, NSID_CP, 2, NVME_PROG_ACT_DEACTIVATE), ==,
                     NVME_SUCCESS);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
+                             NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
 
     g_assert_cmphex(activate(n, NSID_CP, SLOTS, NVME_PROG_ACT_ACTIVATE), ==,
@@ -448,22 +395,23 @@ static void test_activation(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_INVALID_PROG_INDEX | NVME_DNR);
 
     /* a running program cannot be deactivated */
-    cid = exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS);
+    cid = exec_submit(n, NSID_CP, NVME_CP_PIND_WAIT, 0, LONG_WAIT_MS);
     taken(n, QID);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT,
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
                              NVME_PROG_ACT_DEACTIVATE), ==,
                     NVME_PROG_IN_USE);
     abort_cmd(n, cid);
     g_assert_cmphex(qnvme_wait(n, QID, cid, NULL), ==, NVME_CMD_ABORT_REQ);
 
-    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 1, 0, &result), ==,
+    g_assert_cmphex(exec(n, NSID_CP, NVME_CP_PIND_WAIT, 0, 1, 0, &result), ==,
                     NVME_SUCCESS);
     g_assert_cmpint(result, >=, 1);
     for (int i = 0; i < 2; i++) {
         g_assert_cmphex(activate(n, NSID_CP, i, NVME_PROG_ACT_DEACTIVATE),
                         ==, NVME_SUCCESS);
     }
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
+                             NVME_PROG_ACT_DEACTIVATE),
                     ==, NVME_SUCCESS);
     qnvme_disable(n);
 }
@@ -489,9 +437,9 @@ static void test_load(void *obj, void *data, QGuestAllocator *alloc)
     QNvme *n = obj;
 
     qnvme_enable(n, NVME_CC_CSS_ALL);
-    g_assert_cmphex(load(n, NSID_CP, PIND_REDUCE, 1, false), ==,
+    g_assert_cmphex(load(n, NSID_CP, NVME_CP_PIND_REDUCE, 1, false), ==,
                     NVME_PROG_INDEX_NOT_DOWNLOADABLE | NVME_DNR);
-    g_assert_cmphex(load(n, NSID_CP, PIND_REDUCE, 0, true), ==,
+    g_assert_cmphex(load(n, NSID_CP, NVME_CP_PIND_REDUCE, 0, true), ==,
                     NVME_PROG_INDEX_NOT_DOWNLOADABLE | NVME_DNR);
     g_assert_cmphex(load(n, NSID_CP, PIND_EMPTY, 0, true), ==,
                     NVME_NO_PROGRAM | NVME_DNR);
@@ -580,9 +528,10 @@ static void test_mrs(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_MAX_MRS_EXCEEDED | NVME_DNR);
 
     /* a set in use by an execution cannot be deleted */
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
+                             NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
-    cid = exec_submit(n, NSID_CP, PIND_WAIT, ids[0], LONG_WAIT_MS);
+    cid = exec_submit(n, NSID_CP, NVME_CP_PIND_WAIT, ids[0], LONG_WAIT_MS);
     taken(n, QID);
     g_assert_cmphex(mrs_delete(n, NSID_CP, ids[0]), ==, NVME_MRS_IN_USE);
     abort_cmd(n, cid);
@@ -596,7 +545,7 @@ static void test_mrs(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_INVALID_MRSID | NVME_DNR);
     g_assert_cmphex(mrs_delete(n, NSID_CP, 99), ==,
                     NVME_INVALID_MRSID | NVME_DNR);
-    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, ids[0], 0, 0, NULL), ==,
+    g_assert_cmphex(exec(n, NSID_CP, NVME_CP_PIND_WAIT, ids[0], 0, 0, NULL), ==,
                     NVME_INVALID_MRSID | NVME_DNR);
     g_assert_cmphex(qnvme_cmd(n, 0, &(NvmeCmd) {
                         .opcode = NVME_ADM_CMD_MEM_RANGE_SET,
@@ -631,7 +580,7 @@ static void test_reduce(void *obj, void *data, QGuestAllocator *alloc)
     uint32_t needle;
     uint64_t result;
 
-    pattern(buf, len, 1);
+    qnvme_pattern(buf, len, 1);
     needle = ldl_le_p(buf + 40);
     for (uint32_t i = 0; i < len; i += 4) {
         uint64_t v = (uint32_t)ldl_le_p(buf + i);
@@ -650,36 +599,38 @@ static void test_reduce(void *obj, void *data, QGuestAllocator *alloc)
     }
 
     start(n);
-    g_assert_cmphex(mem_write(n, 128 * KiB, buf, len), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 128 * KiB, buf, len), ==,
+                    NVME_SUCCESS);
 
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 0 | 4 << 8, 0, &result), ==,
-                    NVME_SUCCESS);
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 0 | 4 << 8, 0, &result),
+                    ==, NVME_SUCCESS);
     g_assert_cmphex(result, ==, sum32);
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 1 | 4 << 8, 0, &result), ==,
-                    NVME_SUCCESS);
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 1 | 4 << 8, 0, &result),
+                    ==, NVME_SUCCESS);
     g_assert_cmphex(result, ==, min32);
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 2 | 4 << 8, 0, &result), ==,
-                    NVME_SUCCESS);
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 2 | 4 << 8, 0, &result),
+                    ==, NVME_SUCCESS);
     g_assert_cmphex(result, ==, max32);
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 3 | 4 << 8, needle, &result),
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 3 | 4 << 8, needle,
+                        &result),
                     ==, NVME_SUCCESS);
     g_assert_cmphex(result, ==, count32);
     g_assert_cmpint(count32, >=, 1);
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 0 | 8 << 8, 0, &result), ==,
-                    NVME_SUCCESS);
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 0 | 8 << 8, 0, &result),
+                    ==, NVME_SUCCESS);
     g_assert_cmphex(result, ==, sum64);
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 1 | 8 << 8, 0, &result), ==,
-                    NVME_SUCCESS);
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 1 | 8 << 8, 0, &result),
+                    ==, NVME_SUCCESS);
     g_assert_cmphex(result, ==, min64);
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 2 | 8 << 8, 0, &result), ==,
-                    NVME_SUCCESS);
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 2 | 8 << 8, 0, &result),
+                    ==, NVME_SUCCESS);
     g_assert_cmphex(result, ==, max64);
 
     /* outside the contract: width 3, unknown operation */
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 0 | 3 << 8, 0, &result), ==,
-                    NVME_INVALID_FIELD | NVME_DNR);
-    g_assert_cmphex(run(n, PIND_REDUCE, &r, 1, 9 | 4 << 8, 0, &result), ==,
-                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 0 | 3 << 8, 0, &result),
+                    ==, NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(run(n, NVME_CP_PIND_REDUCE, &r, 1, 9 | 4 << 8, 0, &result),
+                    ==, NVME_INVALID_FIELD | NVME_DNR);
     qnvme_disable(n);
 }
 
@@ -725,21 +676,23 @@ static void test_checksums(void *obj, void *data, QGuestAllocator *alloc)
     start(n);
 
     /* known answers */
-    g_assert_cmphex(mem_write(n, 0, "123456789abc", 12), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, "123456789abc", 12),
+                    ==, NVME_SUCCESS);
     r[0] = range(NSID_MEM, 0, 9);
-    g_assert_cmphex(run(n, PIND_CRC32C, r, 1, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_CRC32C, r, 1, 0, 0, &result), ==,
                     NVME_SUCCESS);
     g_assert_cmphex(result, ==, 0xe3069283);
     r[0] = range(NSID_MEM, 9, 3);
     r[1] = range(NSID_MEM, 64, 32);
-    g_assert_cmphex(run(n, PIND_SHA256, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_SHA256, r, 2, 0, 0, &result), ==,
                     NVME_SUCCESS);
     g_assert_cmpint(result, ==, 32);
-    g_assert_cmphex(mem_read(n, 64, digest, 32), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 64, digest, 32), ==,
+                    NVME_SUCCESS);
     g_assert_cmpmem(digest, 32, abc_sha256, 32);
 
     /* 256 KiB written to the NVM namespace, staged into SLM */
-    pattern(buf, len, 2);
+    qnvme_pattern(buf, len, 2);
     g_assert_cmphex(qnvme_cmd_data(n, QID, &write, buf, len, true, NULL), ==,
                     NVME_SUCCESS);
     g_assert_cmphex(qnvme_cmd_data(n, QID, (NvmeCmd *)&copy, &src,
@@ -747,23 +700,24 @@ static void test_checksums(void *obj, void *data, QGuestAllocator *alloc)
                     NVME_SUCCESS);
 
     r[0] = range(NSID_MEM, 1 * MiB, len);
-    g_assert_cmphex(run(n, PIND_CRC32C, r, 1, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_CRC32C, r, 1, 0, 0, &result), ==,
                     NVME_SUCCESS);
     g_assert_cmphex(result, ==, crc32c_ref(buf, len));
 
     r[1] = range(NSID_MEM, 4 * KiB, 64);
-    g_assert_cmphex(run(n, PIND_SHA256, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_SHA256, r, 2, 0, 0, &result), ==,
                     NVME_SUCCESS);
-    g_assert_cmphex(mem_read(n, 4 * KiB, digest, 32), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 4 * KiB, digest, 32), ==,
+                    NVME_SUCCESS);
     g_checksum_update(sum, buf, len);
     g_checksum_get_digest(sum, want, &dlen);
     g_assert_cmpmem(digest, 32, want, 32);
 
     /* SHA-256 needs a 32-byte output range */
     r[1] = range(NSID_MEM, 4 * KiB, 16);
-    g_assert_cmphex(run(n, PIND_SHA256, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_SHA256, r, 2, 0, 0, &result), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
-    g_assert_cmphex(run(n, PIND_SHA256, r, 1, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_SHA256, r, 1, 0, 0, &result), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
     qnvme_disable(n);
 }
@@ -785,7 +739,7 @@ static void test_filter_copy_count(void *obj, void *data,
     uint64_t result, matched = 0, count = 0;
     static const uint8_t pat[] = { 0x11, 0x22, 0x11, 0x22 };
 
-    pattern(recs, len, 3);
+    qnvme_pattern(recs, len, 3);
     for (uint32_t i = 0; i < nrec; i++) {
         stl_le_p(recs + i * rsz + 4, (i * 7919) % 2000);
     }
@@ -802,35 +756,40 @@ static void test_filter_copy_count(void *obj, void *data,
     }
 
     start(n);
-    g_assert_cmphex(mem_write(n, 0, recs, len), ==, NVME_SUCCESS);
-
-    g_assert_cmphex(run(n, PIND_FILTER, r, 2, cparam1, 1000, &result), ==,
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, recs, len), ==,
                     NVME_SUCCESS);
+
+    g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2, cparam1, 1000, &result),
+                    ==, NVME_SUCCESS);
     g_assert_cmpint(result, ==, matched);
-    g_assert_cmphex(mem_read(n, 512 * KiB, got, matched * rsz), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, got,
+                                   matched * rsz), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(got, matched * rsz, want, matched * rsz);
     /* a field past the record, an output range too small */
-    g_assert_cmphex(run(n, PIND_FILTER, r, 2, rsz | 14 << 16 | 4ULL << 32,
+    g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2,
+                        rsz | 14 << 16 | 4ULL << 32,
                         0, &result), ==, NVME_INVALID_FIELD | NVME_DNR);
     r[1] = range(NSID_MEM, 512 * KiB, rsz);
-    g_assert_cmphex(run(n, PIND_FILTER, r, 2, cparam1, 1000, &result), ==,
-                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2, cparam1, 1000, &result),
+                    ==, NVME_INVALID_FIELD | NVME_DNR);
 
     r[1] = range(NSID_MEM, 1 * MiB, len);
-    g_assert_cmphex(run(n, PIND_COPY, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_COPY, r, 2, 0, 0, &result), ==,
                     NVME_SUCCESS);
     g_assert_cmpint(result, ==, len);
-    g_assert_cmphex(mem_read(n, 1 * MiB, got, len), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 1 * MiB, got, len), ==,
+                    NVME_SUCCESS);
     g_assert_cmpmem(got, len, recs, len);
     r[1] = range(NSID_MEM, 1 * MiB, len - 4);
-    g_assert_cmphex(run(n, PIND_COPY, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_COPY, r, 2, 0, 0, &result), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
 
-    g_assert_cmphex(mem_write(n, 2 * MiB, pat, sizeof(pat)), ==,
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 2 * MiB, pat,
+                                    sizeof(pat)), ==,
                     NVME_SUCCESS);
     r[1] = range(NSID_MEM, 2 * MiB, sizeof(pat));
-    g_assert_cmphex(run(n, PIND_COUNT, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_COUNT, r, 2, 0, 0, &result), ==,
                     NVME_SUCCESS);
     g_assert_cmpint(result, ==, count);
     g_assert_cmpint(count, >=, 2);
@@ -852,33 +811,35 @@ static void test_compress(void *obj, void *data, QGuestAllocator *alloc)
     }
 
     start(n);
-    g_assert_cmphex(mem_write(n, 0, buf, len), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, buf, len), ==,
+                    NVME_SUCCESS);
 
     r[0] = range(NSID_MEM, 0, len);
     r[1] = range(NSID_MEM, 1 * MiB, len);
-    g_assert_cmphex(run(n, PIND_COMPRESS, r, 2, 9, 0, &clen), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_COMPRESS, r, 2, 9, 0, &clen), ==,
                     NVME_SUCCESS);
     g_assert_cmpint(clen, >, 0);
     g_assert_cmpint(clen, <, len / 4);
 
     r[0] = range(NSID_MEM, 1 * MiB, clen);
     r[1] = range(NSID_MEM, 2 * MiB, len);
-    g_assert_cmphex(run(n, PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
                     NVME_SUCCESS);
     g_assert_cmpint(result, ==, len);
-    g_assert_cmphex(mem_read(n, 2 * MiB, got, len), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 2 * MiB, got, len), ==,
+                    NVME_SUCCESS);
     g_assert_cmpmem(got, len, buf, len);
 
     /* truncated or corrupt input, output too small */
     r[0] = range(NSID_MEM, 1 * MiB, clen - 4);
-    g_assert_cmphex(run(n, PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
     r[0] = range(NSID_MEM, 0, 4 * KiB);
-    g_assert_cmphex(run(n, PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_DECOMPRESS, r, 2, 0, 0, &result), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
     r[0] = range(NSID_MEM, 0, len);
     r[1] = range(NSID_MEM, 1 * MiB, 16);
-    g_assert_cmphex(run(n, PIND_COMPRESS, r, 2, 9, 0, &result), ==,
+    g_assert_cmphex(run(n, NVME_CP_PIND_COMPRESS, r, 2, 9, 0, &result), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
     qnvme_disable(n);
 }
@@ -886,11 +847,12 @@ static void test_compress(void *obj, void *data, QGuestAllocator *alloc)
 static void test_exec_errors(void *obj, void *data, QGuestAllocator *alloc)
 {
     QNvme *n = obj;
-    NvmeExecProgramCmd cmd = exec_cmd(NSID_CP, PIND_WAIT, 0, 0, 0);
+    NvmeExecProgramCmd cmd = exec_cmd(NSID_CP, NVME_CP_PIND_WAIT, 0, 0, 0);
     char param[16] = "parameter data";
 
     start(n);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
+                             NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
 
     /* inline ranges are not supported; parameter data at most 64 KiB */
@@ -905,13 +867,14 @@ static void test_exec_errors(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, param,
                                    sizeof(param), true, NULL), ==,
                     NVME_SUCCESS);
-    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 3, 0, 0, NULL), ==,
+    g_assert_cmphex(exec(n, NSID_CP, NVME_CP_PIND_WAIT, 3, 0, 0, NULL), ==,
                     NVME_INVALID_MRSID | NVME_DNR);
     /* opcode 01h on a memory namespace is Memory Copy, and not this one */
-    g_assert_cmphex(exec(n, NSID_MEM, PIND_WAIT, 0, 0, 0, NULL), ==,
+    g_assert_cmphex(exec(n, NSID_MEM, NVME_CP_PIND_WAIT, 0, 0, 0, NULL), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
 
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
+                             NVME_PROG_ACT_DEACTIVATE),
                     ==, NVME_SUCCESS);
     qnvme_disable(n);
 }
@@ -926,25 +889,29 @@ static void test_concurrency(void *obj, void *data, QGuestAllocator *alloc)
     uint64_t sum = 0;
     g_autofree uint8_t *buf = g_malloc(1 * MiB);
 
-    pattern(buf, 1 * MiB, 4);
+    qnvme_pattern(buf, 1 * MiB, 4);
     for (uint32_t i = 0; i < 1 * MiB; i += 4) {
         sum += (uint32_t)ldl_le_p(buf + i);
     }
 
     start(n);
     for (uint32_t off = 0; off < 1 * MiB; off += 256 * KiB) {
-        g_assert_cmphex(mem_write(n, off, buf + off, 256 * KiB), ==,
+        g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, off, buf + off,
+                                        256 * KiB), ==,
                         NVME_SUCCESS);
     }
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
+                             NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_REDUCE, NVME_PROG_ACT_ACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_REDUCE,
+                             NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
     g_assert_cmphex(mrs_create(n, NSID_CP, &r, 1, &rsid), ==, NVME_SUCCESS);
 
-    slow = exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS);
+    slow = exec_submit(n, NSID_CP, NVME_CP_PIND_WAIT, 0, LONG_WAIT_MS);
     for (int i = 0; i < ARRAY_SIZE(fast); i++) {
-        NvmeExecProgramCmd cmd = exec_cmd(NSID_CP, PIND_REDUCE, rsid, 4 << 8,
+        NvmeExecProgramCmd cmd = exec_cmd(NSID_CP, NVME_CP_PIND_REDUCE, rsid,
+                                          4 << 8,
                                           0);
 
         fast[i] = qnvme_submit(n, QID, (NvmeCmd *)&cmd);
@@ -960,14 +927,15 @@ static void test_concurrency(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(qnvme_wait(n, QID, slow, NULL), ==, NVME_CMD_ABORT_SQ_DEL);
     g_assert_cmphex(qnvme_delete_cq(n, QID), ==, NVME_SUCCESS);
     qnvme_create_ioq(n, QID);
-    g_assert_cmphex(exec(n, NSID_CP, PIND_REDUCE, rsid, 4 << 8, 0, NULL), ==,
+    g_assert_cmphex(exec(n, NSID_CP, NVME_CP_PIND_REDUCE, rsid, 4 << 8, 0,
+                         NULL), ==,
                     NVME_SUCCESS);
 
     g_assert_cmphex(mrs_delete(n, NSID_CP, rsid), ==, NVME_SUCCESS);
-    g_assert_cmphex(WHEN_STOPPED(activate(n, NSID_CP, PIND_WAIT,
+    g_assert_cmphex(WHEN_STOPPED(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
                                           NVME_PROG_ACT_DEACTIVATE)), ==,
                     NVME_SUCCESS);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_REDUCE,
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_REDUCE,
                              NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
     qnvme_disable(n);
 }
@@ -979,28 +947,33 @@ static void test_budget_reset(void *obj, void *data, QGuestAllocator *alloc)
     uint64_t result;
 
     start(n);
-    g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_WAIT,
+    g_assert_cmphex(activate(n, NSID_CP_SMALL, NVME_CP_PIND_WAIT,
                              NVME_PROG_ACT_ACTIVATE), ==, NVME_SUCCESS);
-    g_assert_cmphex(exec(n, NSID_CP_SMALL, PIND_WAIT, 0, LONG_WAIT_MS, 0,
+    g_assert_cmphex(exec(n, NSID_CP_SMALL, NVME_CP_PIND_WAIT, 0, LONG_WAIT_MS,
+                         0,
                          NULL), ==, NVME_INSUFF_PROG_RESOURCES | NVME_DNR);
-    g_assert_cmphex(exec(n, NSID_CP_SMALL, PIND_WAIT, 0, 1, 0, &result), ==,
+    g_assert_cmphex(exec(n, NSID_CP_SMALL, NVME_CP_PIND_WAIT, 0, 1, 0,
+                         &result), ==,
                     NVME_SUCCESS);
 
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_ACTIVATE),
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
+                             NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
     /* a reset ends it at once, as every outstanding command */
-    reset_running(n, exec_submit(n, NSID_CP, PIND_WAIT, 0, LONG_WAIT_MS));
+    reset_running(n, exec_submit(n, NSID_CP, NVME_CP_PIND_WAIT, 0,
+                                 LONG_WAIT_MS));
 
     start(n);
-    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 1, 0, &result), ==,
+    g_assert_cmphex(exec(n, NSID_CP, NVME_CP_PIND_WAIT, 0, 1, 0, &result), ==,
                     NVME_SUCCESS);
     /* a budget of 120 s is not cut to 2^32 ns (4.3 s) */
-    g_assert_cmphex(exec(n, NSID_CP, PIND_WAIT, 0, 4400, 0, &result), ==,
-                    NVME_SUCCESS);
-    g_assert_cmpint(result, >=, 4400);
-    g_assert_cmphex(activate(n, NSID_CP, PIND_WAIT, NVME_PROG_ACT_DEACTIVATE),
+    g_assert_cmphex(exec(n, NSID_CP, NVME_CP_PIND_WAIT, 0, 4400, 0, &result),
                     ==, NVME_SUCCESS);
-    g_assert_cmphex(activate(n, NSID_CP_SMALL, PIND_WAIT,
+    g_assert_cmpint(result, >=, 4400);
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
+                             NVME_PROG_ACT_DEACTIVATE),
+                    ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP_SMALL, NVME_CP_PIND_WAIT,
                              NVME_PROG_ACT_DEACTIVATE), ==, NVME_SUCCESS);
     qnvme_disable(n);
 }
@@ -1029,6 +1002,12 @@ static uint16_t load_chunk(QNvme *n, uint32_t nsid, uint32_t pind,
 
     return qnvme_cmd_data(n, 0, &cmd, (void *)buf, MAX(numb, 4), true, NULL);
 }
+
+/*
+ * The eBPF programs of nvme-bpf/, built with clang: absent (and so are the
+ * tests that download them) when QEMU was configured without clang.
+ */
+#if NVME_BPF_PROGS
 
 /* Download @len bytes of @code in chunks of @chunk bytes */
 static uint16_t load_prog(QNvme *n, uint32_t nsid, uint32_t pind,
@@ -1180,14 +1159,15 @@ static void test_bpf_programs(void *obj, void *data, QGuestAllocator *alloc)
     uint32_t nmatch = 0, threshold = 0x80000000;
     uint8_t fill[4096];
 
-    pattern(buf, len, 9);
+    qnvme_pattern(buf, len, 9);
     for (uint32_t i = 0; i < len; i += 4) {
         sum += (uint32_t)ldl_le_p(buf + i);
     }
 
     start(n);
     for (uint32_t off = 0; off < len; off += 256 * KiB) {
-        g_assert_cmphex(mem_write(n, off, buf + off, 256 * KiB), ==,
+        g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, off, buf + off,
+                                        256 * KiB), ==,
                         NVME_SUCCESS);
     }
 
@@ -1215,13 +1195,15 @@ static void test_bpf_programs(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(nmatch, >, 0);
     g_assert_cmpint(nmatch, <, nrec);
     g_assert_cmpint(result, ==, nmatch);
-    g_assert_cmphex(mem_read(n, 2 * MiB, buf, nmatch * sizeof(Rec)), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 2 * MiB, buf,
+                                   nmatch * sizeof(Rec)), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(buf, nmatch * sizeof(Rec), out, nmatch * sizeof(Rec));
 
     /* the helpers: crc32c of 100000 bytes, memset of 4 KiB */
-    pattern(buf, crc_len, 11);
-    g_assert_cmphex(mem_write(n, 0, buf, crc_len), ==, NVME_SUCCESS);
+    qnvme_pattern(buf, crc_len, 11);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, buf, crc_len), ==,
+                    NVME_SUCCESS);
     g_assert_cmphex(unload(n, NSID_CP, PIND_BPF), ==, NVME_SUCCESS);
     g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF, nvme_bpf_crc,
                               sizeof(nvme_bpf_crc), sizeof(nvme_bpf_crc)), ==,
@@ -1231,7 +1213,8 @@ static void test_bpf_programs(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(run(n, PIND_BPF, r, 2, 0x1a7, 0, &result), ==,
                     NVME_SUCCESS);
     g_assert_cmphex(result, ==, crc32c_ref(buf, crc_len));
-    g_assert_cmphex(mem_read(n, 3 * MiB, fill, sizeof(fill)), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 3 * MiB, fill,
+                                   sizeof(fill)), ==,
                     NVME_SUCCESS);
     for (int i = 0; i < sizeof(fill); i++) {
         g_assert_cmphex(fill[i], ==, 0xa7);
@@ -1283,9 +1266,10 @@ static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
     uint64_t result;
     uint16_t rsid, cid;
 
-    pattern(edge, sizeof(edge), 5);
+    qnvme_pattern(edge, sizeof(edge), 5);
     start(n);
-    g_assert_cmphex(mem_write(n, 0, edge, sizeof(edge)), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, edge, sizeof(edge)),
+                    ==, NVME_SUCCESS);
     g_assert_cmphex(load_prog(n, NSID_CP, PIND_BPF, nvme_bpf_hostile,
                               sizeof(nvme_bpf_hostile), 64), ==,
                     NVME_SUCCESS);
@@ -1308,7 +1292,8 @@ static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
                         NVME_INVALID_PROG_DATA | NVME_DNR);
         g_assert_cmpint(result >> 32, ==, cases[i].error);
         g_assert_cmpint((uint32_t)result, <, sizeof(nvme_bpf_hostile) / 8);
-        g_assert_cmphex(mem_read(n, 0, before, sizeof(before)), ==,
+        g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 0, before,
+                                       sizeof(before)), ==,
                         NVME_SUCCESS);
         g_assert_cmpmem(before, sizeof(before), edge, sizeof(edge));
         g_assert_cmphex(exec(n, NSID_CP, PIND_BPF2, rsid, 0, 0, &result), ==,
@@ -1361,6 +1346,8 @@ static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+#endif /* NVME_BPF_PROGS */
+
 /* -device nvme,drive=nvm0,compute=on: NVM 1, memory 2, compute 3 */
 static void *image_setup(GString *cmd_line, void *arg)
 {
@@ -1375,8 +1362,9 @@ static void test_one_line(void *obj, void *data, QGuestAllocator *alloc)
     QNvme *n = obj;
 
     start(n);
-    assert_nslist(n, NVME_CSI_CP, cps, 1);
-    assert_nslist(n, NVME_CSI_SLM, mems, 1);
+    qnvme_assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_CP, cps, 1);
+    qnvme_assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_SLM, mems,
+                        1);
     qnvme_disable(n);
 }
 
@@ -1411,21 +1399,25 @@ static void *cp_limits_setup(GString *cmd_line, void *arg)
     return arg;
 }
 
-/* Load nvme-bpf/hostile.c into slot PIND_BPF of both compute namespaces */
+/*
+ * Activate the device-defined programs of both compute namespaces, and
+ * nvme-bpf/hostile.c in slot PIND_BPF
+ */
 static void lim_start(QNvme *n)
 {
     start(n);
     for (uint32_t nsid = LIM_NSID_FAST; nsid <= LIM_NSID_SLOW; nsid++) {
+        for (uint16_t pind = 0; pind < NVME_CP_NR_DEFINED; pind++) {
+            g_assert_cmphex(activate(n, nsid, pind, NVME_PROG_ACT_ACTIVATE),
+                            ==, NVME_SUCCESS);
+        }
+#if NVME_BPF_PROGS
         g_assert_cmphex(load_prog(n, nsid, PIND_BPF, nvme_bpf_hostile,
                                   sizeof(nvme_bpf_hostile), 4096), ==,
                         NVME_SUCCESS);
-        for (uint16_t pind = 0; pind <= PIND_BPF; pind++) {
-            if (pind != PIND_EMPTY) {
-                g_assert_cmphex(activate(n, nsid, pind,
-                                         NVME_PROG_ACT_ACTIVATE), ==,
-                                NVME_SUCCESS);
-            }
-        }
+        g_assert_cmphex(activate(n, nsid, PIND_BPF, NVME_PROG_ACT_ACTIVATE),
+                        ==, NVME_SUCCESS);
+#endif
     }
 }
 
@@ -1442,25 +1434,28 @@ typedef struct LimCase {
 
 /* The most expensive run each program allows on the memory namespace */
 static const LimCase lim_cases[] = {
-    { "wait", PIND_WAIT, LONG_WAIT_MS },
-    { "count", PIND_COUNT, 0, 0, 2,
+    { "wait", NVME_CP_PIND_WAIT, LONG_WAIT_MS },
+    { "count", NVME_CP_PIND_COUNT, 0, 0, 2,
       { { 0, LIM_SIZE - LIM_PATTERN }, { LIM_SIZE - LIM_PATTERN,
                                          LIM_PATTERN } } },
-    { "reduce", PIND_REDUCE, 8 << 8, 0, 1, { { 0, LIM_SIZE } } },
-    { "crc32c", PIND_CRC32C, 0, 0, 1, { { 0, LIM_SIZE } } },
-    { "sha256", PIND_SHA256, 0, 0, 2, { { 4 * KiB, LIM_SIZE - 4 * KiB },
+    { "reduce", NVME_CP_PIND_REDUCE, 8 << 8, 0, 1, { { 0, LIM_SIZE } } },
+    { "crc32c", NVME_CP_PIND_CRC32C, 0, 0, 1, { { 0, LIM_SIZE } } },
+    { "sha256", NVME_CP_PIND_SHA256, 0, 0, 2, { { 4 * KiB, LIM_SIZE - 4 * KiB },
                                         { 0, 32 } } },
     /* 16-byte records whose first 8 bytes equal 0: all but the first */
-    { "filter", PIND_FILTER, 16 | 8ULL << 32, 0, 2,
+    { "filter", NVME_CP_PIND_FILTER, 16 | 8ULL << 32, 0, 2,
       { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
-    { "copy", PIND_COPY, 0, 0, 2, { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
-    { "compress", PIND_COMPRESS, 9, 0, 2,
+    { "copy", NVME_CP_PIND_COPY, 0, 0, 2,
       { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
+    { "compress", NVME_CP_PIND_COMPRESS, 9, 0, 2,
+      { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
+#if NVME_BPF_PROGS
     { "bpf-loop", PIND_BPF, LOOP },
     { "bpf-memcpy", PIND_BPF, MEMCPY_FOREVER, 0, 2,
       { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } },
     { "bpf-memset", PIND_BPF, MEMSET_FOREVER, 0, 1, { { 0, LIM_SIZE } } },
     { "bpf-crc32c", PIND_BPF, CRC32C_FOREVER, 0, 1, { { 0, LIM_SIZE } } },
+#endif
     { }
 };
 
@@ -1505,9 +1500,9 @@ static uint16_t lim_submit(QNvme *n, uint16_t qid, uint32_t nsid,
 static void test_limits_budget(void *obj, void *data, QGuestAllocator *alloc)
 {
     QNvme *n = obj;
-    LimCase inflate = { "decompress", PIND_DECOMPRESS, 0, 0, 2,
+    LimCase inflate = { "decompress", NVME_CP_PIND_DECOMPRESS, 0, 0, 2,
                         { { LIM_HALF, 0 }, { 0, LIM_HALF } } };
-    LimCase deflate = { "compress-1", PIND_COMPRESS, 1, 0, 2,
+    LimCase deflate = { "compress-1", NVME_CP_PIND_COMPRESS, 1, 0, 2,
                         { { 0, LIM_HALF }, { LIM_HALF, LIM_HALF } } };
     uint64_t clen;
     uint16_t rsid;
@@ -1531,7 +1526,8 @@ static void test_limits_budget(void *obj, void *data, QGuestAllocator *alloc)
     /* the stream of 128 MiB of zeroes, then its decompression */
     rsid = lim_mrs(n, LIM_NSID_SLOW, &deflate);
     {
-        NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, PIND_COMPRESS, rsid,
+        NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, NVME_CP_PIND_COMPRESS,
+                                          rsid,
                                           1, 0);
         NvmeCqe cqe;
 
@@ -1595,7 +1591,8 @@ static void test_limits_cancel(void *obj, void *data, QGuestAllocator *alloc)
             g_assert_cmpint(NVME_CSTS_RDY(qnvme_readl(n, offsetof(NvmeBar,
                                                                   csts))),
                             ==, 1);
-            g_assert_cmphex(mem_read(n, 0, buf, sizeof(buf)), ==,
+            g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 0, buf,
+                                           sizeof(buf)), ==,
                             NVME_SUCCESS);
         }
         g_assert_cmpint(g_get_monotonic_time() - t0, <, STOP_US);
@@ -1642,7 +1639,8 @@ static void test_limits_jobs(void *obj, void *data, QGuestAllocator *alloc)
 
     lim_start(n);
     {
-        NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, PIND_WAIT, 0, 0, 0);
+        NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, NVME_CP_PIND_WAIT, 0,
+                                          0, 0);
         g_autofree uint8_t *zero = g_malloc0(2 * LIM_MDTS);
 
         cmd.dlen = cpu_to_le32(2 * LIM_MDTS);
@@ -1659,8 +1657,8 @@ static void test_limits_jobs(void *obj, void *data, QGuestAllocator *alloc)
     }
     for (uint16_t q = 1; q <= nq; q++) {
         for (int i = 0; i < per_q; i++) {
-            NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, PIND_WAIT, 0,
-                                              LONG_WAIT_MS, 0);
+            NvmeExecProgramCmd cmd = exec_cmd(LIM_NSID_SLOW, NVME_CP_PIND_WAIT,
+                                              0, LONG_WAIT_MS, 0);
 
             cmd.dlen = cpu_to_le32(LIM_MDTS);
             qnvme_map(n, (NvmeCmd *)&cmd, pdata, LIM_MDTS);
@@ -1717,9 +1715,11 @@ static const QNvmeTest nvme_cp_tests[] = {
     CP("budget-reset", test_budget_reset),
     { "cp/one-line", test_one_line, image_setup,
       "drive=nvm0,compute=on,slm.size=1M" },
+#if NVME_BPF_PROGS
     CP("bpf-load", test_bpf_load),
     CP("bpf-programs", test_bpf_programs),
     CP("bpf-hostile", test_bpf_hostile),
+#endif
     { "cp/limits-budget", test_limits_budget, cp_limits_setup,
       "subsys=subsys0,mdts=3" },
     { "cp/limits-cancel", test_limits_cancel, cp_limits_setup,

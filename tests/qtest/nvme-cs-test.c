@@ -33,20 +33,6 @@ static void *nvme_cs_test_setup(GString *cmd_line, void *arg)
     return arg;
 }
 
-static void assert_nslist(QNvme *n, uint8_t cns, uint8_t csi,
-                          const uint32_t *want, int nwant)
-{
-    uint32_t list[NVME_IDENTIFY_DATA_SIZE / 4];
-    int i;
-
-    g_assert_cmphex(qnvme_identify(n, cns, 0, 0, csi, list), ==,
-                    NVME_SUCCESS);
-    for (i = 0; i < nwant; i++) {
-        g_assert_cmpint(le32_to_cpu(list[i]), ==, want[i]);
-    }
-    g_assert_cmpint(list[nwant], ==, 0);
-}
-
 static uint32_t effects(QNvme *n, uint8_t csi, uint8_t opcode)
 {
     NvmeEffectsLog log;
@@ -75,9 +61,10 @@ static void test_identify(void *obj, void *data, QGuestAllocator *alloc)
                     1 << NVME_CSI_NVM | 1 << NVME_CSI_ZONED);
 
     /* Active namespace lists, all and per command set (CNS 02h, 07h) */
-    assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, all, 2);
-    assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_NVM, nvm, 1);
-    assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_ZONED, zoned, 1);
+    qnvme_assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, all, 2);
+    qnvme_assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_NVM, nvm, 1);
+    qnvme_assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_ZONED,
+                        zoned, 1);
     g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, 0, 0,
                                    CSI_UNKNOWN, buf), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
@@ -201,7 +188,7 @@ static void test_nvm_only(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_enable(n, NVME_CC_CSS_NVM);
     qnvme_create_ioq(n, 1);
 
-    assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, nvm, 1);
+    qnvme_assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, nvm, 1);
     g_assert_cmphex(qnvme_rw(n, 1, NVME_CMD_READ, NSID_ZONED, 0, 1, buf,
                              LBA_SIZE), ==, NVME_INVALID_FIELD | NVME_DNR);
     g_assert_cmphex(qnvme_rw(n, 1, NVME_CMD_READ, NSID_NVM, 0, 1, buf,

@@ -14,7 +14,7 @@
 #include "libqtest.h"
 #include "libqos/qgraph.h"
 #include "libqos/libqos-pc.h"
-#include "libqos/nvme.h"
+#include "libqos/nvme-csd.h"
 #include "block/nvme-csd.h"
 
 #define IMAGE_SIZE      (4 * MiB)
@@ -56,13 +56,6 @@ static void *slm_subsys_setup(GString *cmd_line, void *arg)
     return arg;
 }
 
-static void pattern(uint8_t *buf, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++) {
-        buf[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
-    }
-}
-
 static void start(QNvme *n)
 {
     qnvme_enable(n, NVME_CC_CSS_ALL);
@@ -84,33 +77,6 @@ static uint16_t mem_cmd(QNvme *n, uint8_t opcode, uint32_t nsid, uint64_t sb,
         qnvme_map(n, (NvmeCmd *)&cmd, addr, maplen);
     }
     return qnvme_cmd(n, QID, (NvmeCmd *)&cmd, NULL);
-}
-
-static uint16_t mem_write(QNvme *n, uint32_t nsid, uint64_t sb,
-                          const void *buf, uint32_t len)
-{
-    NvmeMemRwCmd cmd = {
-        .opcode = NVME_CMD_MEM_WRITE,
-        .nsid = cpu_to_le32(nsid),
-        .sb = cpu_to_le64(sb),
-        .len = cpu_to_le32(len),
-    };
-
-    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, (void *)buf, len, true,
-                          NULL);
-}
-
-static uint16_t mem_read(QNvme *n, uint32_t nsid, uint64_t sb, void *buf,
-                         uint32_t len)
-{
-    NvmeMemRwCmd cmd = {
-        .opcode = NVME_CMD_MEM_READ,
-        .nsid = cpu_to_le32(nsid),
-        .sb = cpu_to_le64(sb),
-        .len = cpu_to_le32(len),
-    };
-
-    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, buf, len, false, NULL);
 }
 
 static uint16_t nvm_rw(QNvme *n, uint8_t opcode, uint64_t slba, void *buf,
@@ -194,19 +160,6 @@ static void set_cdfe(QNvme *n, uint16_t cdfe)
                                    NULL), ==, NVME_SUCCESS);
 }
 
-static void assert_nslist(QNvme *n, uint8_t cns, uint8_t csi,
-                          const uint32_t *want, int nwant)
-{
-    uint32_t list[NVME_IDENTIFY_DATA_SIZE / 4];
-
-    g_assert_cmphex(qnvme_identify(n, cns, 0, 0, csi, list), ==,
-                    NVME_SUCCESS);
-    for (int i = 0; i < nwant; i++) {
-        g_assert_cmpint(le32_to_cpu(list[i]), ==, want[i]);
-    }
-    g_assert_cmpint(list[nwant], ==, 0);
-}
-
 static void test_identify(void *obj, void *data, QGuestAllocator *alloc)
 {
     static const uint32_t mem[] = { NSID_MEM, NSID_MEM_G2, NSID_MEM_G3 };
@@ -236,8 +189,8 @@ static void test_identify(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(le16_to_cpu(id->ocfs) & NVME_OCFS_COPY_FORMAT_4, ==,
                     NVME_OCFS_COPY_FORMAT_4);
 
-    assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, all, 4);
-    assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_SLM, mem, 3);
+    qnvme_assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, all, 4);
+    qnvme_assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_SLM, mem, 3);
 
     /* CNS 05h: the size in bytes, for memory namespaces only */
     g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_MEM, 0,
@@ -295,7 +248,7 @@ static void test_css_nvm(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_enable(n, NVME_CC_CSS_NVM);
     qnvme_create_ioq(n, QID);
     buf = qnvme_alloc(n, 4 * KiB);
-    assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, nvm, 1);
+    qnvme_assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, nvm, 1);
     g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_READ, NSID_MEM, 0, 4, buf, 4),
                     ==, NVME_INVALID_FIELD | NVME_DNR);
     qnvme_free(n, buf);
@@ -318,13 +271,15 @@ static void test_one_line(void *obj, void *data, QGuestAllocator *alloc)
                                    NVME_CSI_SLM, &id), ==, NVME_SUCCESS);
     g_assert_cmpint(le64_to_cpu(id.msz), ==, 512 * KiB);
 
-    pattern(out, sizeof(out), 9);
-    g_assert_cmphex(mem_write(n, NSID_MEM, 508 * KiB, out, sizeof(out)), ==,
+    qnvme_pattern(out, sizeof(out), 9);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 508 * KiB, out,
+                                    sizeof(out)), ==,
                     NVME_SUCCESS);
-    g_assert_cmphex(mem_read(n, NSID_MEM, 508 * KiB, in, sizeof(in)), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 508 * KiB, in,
+                                   sizeof(in)), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
-    g_assert_cmphex(mem_read(n, NSID_MEM, 512 * KiB, in, 4), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, in, 4), ==,
                     NVME_LBA_RANGE | NVME_DNR);
 
     /* NVM Copy from it to the namespace of the controller's drive */
@@ -348,20 +303,20 @@ static void test_rw(void *obj, void *data, QGuestAllocator *alloc)
     start(n);
     buf = qnvme_alloc(n, 8 * KiB);
 
-    pattern(out, len, 1);
-    g_assert_cmphex(mem_write(n, NSID_MEM, 4 * KiB, out, len), ==,
+    qnvme_pattern(out, len, 1);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 4 * KiB, out, len), ==,
                     NVME_SUCCESS);
-    g_assert_cmphex(mem_read(n, NSID_MEM, 4 * KiB, in, len), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 4 * KiB, in, len), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(in, len, out, len);
 
     /* dword granularity: a 4-byte read in the middle */
-    g_assert_cmphex(mem_read(n, NSID_MEM, 4 * KiB + 100, in, 4), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 4 * KiB + 100, in, 4), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(in, 4, out + 100, 4);
 
     /* the last dword of the namespace */
-    g_assert_cmphex(mem_write(n, NSID_MEM, SLM_SIZE - 4, out, 4), ==,
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, SLM_SIZE - 4, out, 4), ==,
                     NVME_SUCCESS);
 
     /* misaligned start, length, empty, beyond the end, beyond MDTS */
@@ -395,11 +350,13 @@ static void test_fill(void *obj, void *data, QGuestAllocator *alloc)
 
     start(n);
 
-    pattern(out, len, 2);
-    g_assert_cmphex(mem_write(n, NSID_MEM, 0, out, len), ==, NVME_SUCCESS);
+    qnvme_pattern(out, len, 2);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, out, len), ==,
+                    NVME_SUCCESS);
     g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_FILL, NSID_MEM, 1 * KiB, 8 * KiB,
                             0, 0), ==, NVME_SUCCESS);
-    g_assert_cmphex(mem_read(n, NSID_MEM, 0, in, len), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 0, in, len), ==,
+                    NVME_SUCCESS);
     g_assert_cmpmem(in, 1 * KiB, out, 1 * KiB);
     g_assert_cmpmem(in + 1 * KiB, 8 * KiB, zero, 8 * KiB);
     g_assert_cmpmem(in + 9 * KiB, 7 * KiB, out + 9 * KiB, 7 * KiB);
@@ -407,7 +364,8 @@ static void test_fill(void *obj, void *data, QGuestAllocator *alloc)
     /* the whole namespace, in several steps of the device */
     g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_FILL, NSID_MEM, 0, SLM_SIZE, 0,
                             0), ==, NVME_SUCCESS);
-    g_assert_cmphex(mem_read(n, NSID_MEM, 0, in, len), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 0, in, len), ==,
+                    NVME_SUCCESS);
     g_assert_cmpmem(in, len, zero, len);
 
     g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_FILL, NSID_MEM, 1, 4, 0, 0), ==,
@@ -432,7 +390,7 @@ static void test_copy_from_nvm(void *obj, void *data, QGuestAllocator *alloc)
 
     start(n);
 
-    pattern(out, len, 3);
+    qnvme_pattern(out, len, 3);
     g_assert_cmphex(nvm_rw(n, NVME_CMD_WRITE, 100, out, len), ==,
                     NVME_SUCCESS);
 
@@ -441,7 +399,7 @@ static void test_copy_from_nvm(void *obj, void *data, QGuestAllocator *alloc)
     r[1] = lba_src(NSID_NVM, 100, 8);
     g_assert_cmphex(mem_copy(n, NSID_MEM, 64 * KiB, len, NVME_COPY_FORMAT_2,
                              r, 2, NULL), ==, NVME_SUCCESS);
-    g_assert_cmphex(mem_read(n, NSID_MEM, 64 * KiB, in, len), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 64 * KiB, in, len), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(in, 4 * KiB, out + 4 * KiB, 4 * KiB);
     g_assert_cmpmem(in + 4 * KiB, 4 * KiB, out, 4 * KiB);
@@ -496,16 +454,17 @@ static void test_copy_mem(void *obj, void *data, QGuestAllocator *alloc)
 
     start(n);
 
-    pattern(out, len, 4);
-    g_assert_cmphex(mem_write(n, NSID_MEM, 0, out, len), ==, NVME_SUCCESS);
+    qnvme_pattern(out, len, 4);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, out, len), ==,
+                    NVME_SUCCESS);
 
     r[0] = mem_src(NSID_MEM, 8 * KiB, 4 * KiB);
     r[1] = mem_src(NSID_MEM, 4, 8 * KiB - 4);
     g_assert_cmphex(mem_copy(n, NSID_MEM, 512 * KiB, len - 4,
                              NVME_COPY_FORMAT_4, r, 2, NULL), ==,
                     NVME_SUCCESS);
-    g_assert_cmphex(mem_read(n, NSID_MEM, 512 * KiB, in, len - 4), ==,
-                    NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, in, len - 4),
+                    ==, NVME_SUCCESS);
     g_assert_cmpmem(in, 4 * KiB, out + 8 * KiB, 4 * KiB);
     g_assert_cmpmem(in + 4 * KiB, 8 * KiB - 4, out + 4, 8 * KiB - 4);
 
@@ -548,8 +507,8 @@ static void test_nvm_copy_from_slm(void *obj, void *data,
 
     start(n);
 
-    pattern(out, len, 5);
-    g_assert_cmphex(mem_write(n, NSID_MEM, 128 * KiB, out, len), ==,
+    qnvme_pattern(out, len, 5);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 128 * KiB, out, len), ==,
                     NVME_SUCCESS);
     r[0] = mem_src(NSID_MEM, 128 * KiB, 2 * KiB);
     r[1] = mem_src(NSID_MEM, 128 * KiB + 2 * KiB, 6 * KiB);
@@ -617,13 +576,13 @@ static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
     uint8_t out[4 * KiB], in[4 * KiB];
 
     start(n);
-    pattern(out, len, 6);
-    g_assert_cmphex(mem_write(n, NSID_MEM, 12 * KiB, out, len), ==,
+    qnvme_pattern(out, len, 6);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 12 * KiB, out, len), ==,
                     NVME_SUCCESS);
     qnvme_disable(n);
 
     start(n);
-    g_assert_cmphex(mem_read(n, NSID_MEM, 12 * KiB, in, len), ==,
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 12 * KiB, in, len), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(in, len, out, len);
     qnvme_disable(n);
@@ -640,10 +599,12 @@ static void test_shared(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_init(&n2, n->dev.bus, alloc, QPCI_DEVFN(5, 0));
     start(&n2);
 
-    pattern(out, sizeof(out), 7);
-    g_assert_cmphex(mem_write(n, NSID_MEM_G2, 4 * KiB, out, sizeof(out)), ==,
+    qnvme_pattern(out, sizeof(out), 7);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM_G2, 4 * KiB, out,
+                                    sizeof(out)), ==,
                     NVME_SUCCESS);
-    g_assert_cmphex(mem_read(&n2, NSID_MEM_G2, 4 * KiB, in, sizeof(in)), ==,
+    g_assert_cmphex(qnvme_mem_read(&n2, QID, NSID_MEM_G2, 4 * KiB, in,
+                                   sizeof(in)), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
 
@@ -734,8 +695,8 @@ static void test_one_line_nsid(void *obj, void *data, QGuestAllocator *alloc)
     QNvme *n = obj;
 
     start(n);
-    assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, all, 2);
-    assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_SLM, mem, 1);
+    qnvme_assert_nslist(n, NVME_ID_CNS_NS_ACTIVE_LIST, 0, all, 2);
+    qnvme_assert_nslist(n, NVME_ID_CNS_CS_NS_ACTIVE_LIST, NVME_CSI_SLM, mem, 1);
     qnvme_disable(n);
 }
 
@@ -770,7 +731,7 @@ static void test_persistent(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(ftruncate(fd, SLM_SIZE), ==, 0);
     close(fd);
-    pattern(out, sizeof(out), 8);
+    qnvme_pattern(out, sizeof(out), 8);
 
     for (int boot = 0; boot < 2; boot++) {
         QOSState *qs = qtest_pc_boot(
@@ -783,10 +744,12 @@ static void test_persistent(void *obj, void *data, QGuestAllocator *alloc)
         qnvme_init(&n, qs->pcibus, &qs->alloc, QPCI_DEVFN(4, 0));
         start(&n);
         if (boot == 0) {
-            g_assert_cmphex(mem_write(&n, 1, 8 * KiB, out, sizeof(out)), ==,
+            g_assert_cmphex(qnvme_mem_write(&n, QID, 1, 8 * KiB, out,
+                                            sizeof(out)), ==,
                             NVME_SUCCESS);
         } else {
-            g_assert_cmphex(mem_read(&n, 1, 8 * KiB, in, sizeof(in)), ==,
+            g_assert_cmphex(qnvme_mem_read(&n, QID, 1, 8 * KiB, in,
+                                           sizeof(in)), ==,
                             NVME_SUCCESS);
             g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
         }

@@ -23,7 +23,6 @@
 #define NSID_NVM        1
 #define NSID_MEM        2
 #define NSID_CP         3
-#define PIND_WAIT       8       /* device-defined: runs CPARAM1 ms */
 #define LBA_SIZE        512
 
 static char *server_args(GString *cmd_line)
@@ -62,24 +61,17 @@ static uint16_t start_long_program(QNvme *n)
     NvmeExecProgramCmd exec = {
         .opcode = NVME_CMD_EXEC_PROGRAM,
         .nsid = cpu_to_le32(NSID_CP),
-        .pind = cpu_to_le16(PIND_WAIT),
+        .pind = cpu_to_le16(NVME_CP_PIND_WAIT),
         .cparam1 = cpu_to_le64(60000),
     };
     NvmeCmd act = {
         .opcode = NVME_ADM_CMD_PROGRAM_ACT,
         .nsid = cpu_to_le32(NSID_CP),
-        .cdw10 = cpu_to_le32(PIND_WAIT),
+        .cdw10 = cpu_to_le32(NVME_CP_PIND_WAIT),
     };
 
     g_assert_cmphex(qnvme_cmd(n, 0, &act, NULL), ==, NVME_SUCCESS);
     return qnvme_submit(n, QID, (NvmeCmd *)&exec);
-}
-
-static void pattern(uint8_t *buf, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++) {
-        buf[i] = i * 7 + seed;
-    }
 }
 
 /*
@@ -94,7 +86,7 @@ static void test_reconnect(void)
     uint8_t out[4 * LBA_SIZE], in[sizeof(out)];
     QNvmeVfu v;
 
-    pattern(out, sizeof(out), 1);
+    qnvme_pattern(out, sizeof(out), 1);
     qnvme_vfu_start_server(&v, args->str);
 
     for (int client = 0; client < 3; client++) {
@@ -109,7 +101,7 @@ static void test_reconnect(void)
                                sizeof(in)), ==, NVME_SUCCESS);
             g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
         }
-        pattern(out, sizeof(out), client + 1);
+        qnvme_pattern(out, sizeof(out), client + 1);
         g_assert_cmphex(rw(&v.n, NVME_CMD_WRITE, 8 * client, out,
                            sizeof(out)), ==, NVME_SUCCESS);
 

@@ -547,6 +547,28 @@ uint16_t qnvme_rw(QNvme *n, uint16_t qid, uint8_t opcode, uint32_t nsid,
     return qnvme_cmd(n, qid, &cmd, NULL);
 }
 
+void qnvme_assert_nslist(QNvme *n, uint8_t cns, uint8_t csi,
+                         const uint32_t *want, int nwant)
+{
+    uint32_t list[NVME_IDENTIFY_DATA_SIZE / 4];
+
+    g_assert_cmphex(qnvme_identify(n, cns, 0, 0, csi, list), ==,
+                    NVME_SUCCESS);
+    for (int i = 0; i < nwant; i++) {
+        g_assert_cmpint(le32_to_cpu(list[i]), ==, want[i]);
+    }
+    g_assert_cmpint(list[nwant], ==, 0);
+}
+
+void qnvme_pattern(void *buf, size_t len, unsigned seed)
+{
+    uint8_t *p = buf;
+
+    for (size_t i = 0; i < len; i++) {
+        p[i] = (i * 131 + seed * 17 + (i >> 7) * 3) & 0xff;
+    }
+}
+
 /* qos graph node */
 
 static void *qnvme_get_driver(void *obj, const char *interface)

@@ -204,4 +204,11 @@ void qnvme_create_ioq(QNvme *n, uint16_t qid);
 uint16_t qnvme_rw(QNvme *n, uint16_t qid, uint8_t opcode, uint32_t nsid,
                   uint64_t slba, uint32_t nlb, uint64_t addr, size_t len);
 
+/* Assert that Identify @cns (a namespace list) for @csi lists @want. */
+void qnvme_assert_nslist(QNvme *n, uint8_t cns, uint8_t csi,
+                         const uint32_t *want, int nwant);
+
+/* Test data: @len bytes of pattern @seed, different for each seed. */
+void qnvme_pattern(void *buf, size_t len, unsigned seed);
+
 #endif
