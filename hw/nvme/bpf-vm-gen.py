@@ -5,10 +5,11 @@
 #
 #   bpf-vm-alu.c.inc    bpf_alu64() and bpf_alu32(): every ALU operation on
 #                       64-bit and 32-bit operands
-#   bpf-vm-cases.c.inc  switch cases of the interpreter: the common ALU
-#                       operations and the conditional jumps, each with a
-#                       register (SRC) or immediate (IMM) operand, on 64 bits
-#                       (ALU64, JMP) and 32 bits (ALU, JMP32)
+#   bpf-vm-cases.c.inc  switch cases of the interpreter: the loads and
+#                       stores of each size, the common ALU operations and
+#                       the conditional jumps, each with a register (SRC)
+#                       or immediate (IMM) operand, on 64 bits (ALU64, JMP)
+#                       and 32 bits (ALU, JMP32)
 #
 # Usage: bpf-vm-gen.py ALU-OUTPUT CASES-OUTPUT
 #
@@ -17,6 +18,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import sys
+
+# Memory access sizes: (size code, bytes, load, store); MEM() checks the
+# access against the regions of the run
+SIZES = [
+    ('SIZE_B', 1, 'ldub_p', 'stb_p'),
+    ('SIZE_H', 2, 'lduw_le_p', 'stw_le_p'),
+    ('SIZE_W', 4, 'ldl_le_u', 'stl_le_p'),
+    ('SIZE_DW', 8, 'ldq_le_p', 'stq_le_p'),
+]
 
 # The ALU operations of the interpreter's fast path: (opcode, C operator)
 FAST_ALU = [
@@ -66,8 +76,19 @@ def jump_case(cls, op, sign, cop, bits, src):
             '    break;']
 
 
+def mem_cases(size, nbytes, load, store):
+    return (case(f'CLS_LDX | MODE_MEM | {size}',
+                 f'DST = {load}(MEM(SRC + i->off, {nbytes}, false));') +
+            case(f'CLS_ST | MODE_MEM | {size}',
+                 f'{store}(MEM(DST + i->off, {nbytes}, true), IMM);') +
+            case(f'CLS_STX | MODE_MEM | {size}',
+                 f'{store}(MEM(DST + i->off, {nbytes}, true), SRC);'))
+
+
 def cases():
     out = [HEADER, '']
+    for size in SIZES:
+        out += mem_cases(*size)
     for op, cop in FAST_ALU:
         for cls, bits in (('CLS_ALU64', 64), ('CLS_ALU', 32)):
             for src in (True, False):
@@ -99,7 +120,8 @@ def alu_function(bits):
             '        switch (off) {']
     for ext in (8, 16, 32):
         if ext < bits:
-            out += [f'        case {ext}:', f'            return (int{ext}_t)b;']
+            out += [f'        case {ext}:',
+                    f'            return (int{ext}_t)b;']
     out += ['        }',
             '        return b;',
             '    case ALU_ARSH:',

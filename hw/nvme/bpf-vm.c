@@ -769,7 +769,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
         }
 
         switch (i->code) {
-        /* the common ALU operations and the conditional jumps */
+        /* loads, stores, the common ALU operations, conditional jumps */
 #include "hw/nvme/bpf-vm-cases.c.inc"
 
         case CLS_ALU64 | ALU_MOV | SRC_X:
@@ -789,43 +789,6 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
         case CLS_LD | MODE_IMM | SIZE_DW:
             DST = (uint32_t)i->imm | (uint64_t)(uint32_t)i[1].imm << 32;
             pc++;
-            break;
-
-        case CLS_LDX | MODE_MEM | SIZE_B:
-            DST = ldub_p(MEM(SRC + i->off, 1, false));
-            break;
-        case CLS_LDX | MODE_MEM | SIZE_H:
-            DST = lduw_le_p(MEM(SRC + i->off, 2, false));
-            break;
-        case CLS_LDX | MODE_MEM | SIZE_W:
-            DST = ldl_le_u(MEM(SRC + i->off, 4, false));
-            break;
-        case CLS_LDX | MODE_MEM | SIZE_DW:
-            DST = ldq_le_p(MEM(SRC + i->off, 8, false));
-            break;
-        case CLS_ST | MODE_MEM | SIZE_B:
-            stb_p(MEM(DST + i->off, 1, true), IMM);
-            break;
-        case CLS_STX | MODE_MEM | SIZE_B:
-            stb_p(MEM(DST + i->off, 1, true), SRC);
-            break;
-        case CLS_ST | MODE_MEM | SIZE_H:
-            stw_le_p(MEM(DST + i->off, 2, true), IMM);
-            break;
-        case CLS_STX | MODE_MEM | SIZE_H:
-            stw_le_p(MEM(DST + i->off, 2, true), SRC);
-            break;
-        case CLS_ST | MODE_MEM | SIZE_W:
-            stl_le_p(MEM(DST + i->off, 4, true), IMM);
-            break;
-        case CLS_STX | MODE_MEM | SIZE_W:
-            stl_le_p(MEM(DST + i->off, 4, true), SRC);
-            break;
-        case CLS_ST | MODE_MEM | SIZE_DW:
-            stq_le_p(MEM(DST + i->off, 8, true), IMM);
-            break;
-        case CLS_STX | MODE_MEM | SIZE_DW:
-            stq_le_p(MEM(DST + i->off, 8, true), SRC);
             break;
 
         case CLS_JMP | JMP_JA:
