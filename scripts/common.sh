@@ -4,7 +4,7 @@ build=$top/build
 qemu=$build/qemu
 
 # Directories whose files are ours, linked into the tree at the same paths.
-OVERLAY_DIRS="hw include tests/qtest tests/unit tests/bench contrib docs"
+OVERLAY_DIRS="hw include util tests/qtest tests/unit tests/bench contrib docs"
 
 # Commits made by the scripts in the assembled tree need an identity; a
 # fresh machine may have none configured.
@@ -63,7 +63,7 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$build}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 # What "make" builds in the QEMU tree.
-NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test tests/unit/test-nvme-bpf
+NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test tests/unit/test-bpf-vm
 tests/bench/nvme-bpf-bench tests/qtest/nvme-vfu-bench"
 
 # Those of NINJA_TARGETS the build directory $1 has (a tree configured

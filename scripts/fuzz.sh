@@ -2,7 +2,7 @@
 # Fuzz the series with libFuzzer (clang -fsanitize=fuzzer, with ASan and
 # UBSan):
 #
-#   fuzz.sh bpf SECONDS     the eBPF machine (tests/fuzz/nvme-bpf-fuzz.c):
+#   fuzz.sh bpf SECONDS     the eBPF machine (tests/fuzz/bpf-vm-fuzz.c):
 #                           verifier and interpreter, built from the tree
 #                           on its own; seeded from the unit tests'
 #                           programs and the conformance vectors
@@ -56,11 +56,11 @@ fuzz_run() {
 
 case $what in
 bpf)
-    [ -x "$qemu/build/tests/unit/test-nvme-bpf" ] || die "not built; run make"
-    src=(tests/fuzz/nvme-bpf-fuzz.c hw/nvme/bpf-vm.c)
-    bin=$out/nvme-bpf-fuzz
+    [ -x "$qemu/build/tests/unit/test-bpf-vm" ] || die "not built; run make"
+    src=(tests/fuzz/bpf-vm-fuzz.c util/bpf-vm.c)
+    bin=$out/bpf-vm-fuzz
     if [ ! -x "$bin" ] || [ -n "$(cd "$top" && find "${src[@]}" \
-            hw/nvme/bpf-vm.h hw/nvme/bpf-vm-gen.py include/block/nvme-bpf.h \
+            include/qemu/bpf-vm.h util/bpf-vm-gen.py \
             -newer "$bin")" ]; then
         # the machine and the one QEMU utility it needs, built with clang
         clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
@@ -74,8 +74,8 @@ bpf)
     fi
     seeds=$out/bpf-seeds
     rm -rf "$seeds"
-    NVME_BPF_CONFORMANCE=${NVME_BPF_CONFORMANCE:-$top/../shared/conformance/bpf} \
-        "$qemu/build/tests/unit/test-nvme-bpf" --corpus "$seeds"
+    BPF_VM_CONFORMANCE=${BPF_VM_CONFORMANCE:-$top/../shared/conformance/bpf} \
+        "$qemu/build/tests/unit/test-bpf-vm" --corpus "$seeds"
     fuzz_run "$bin" "$out/bpf-corpus" -- "$seeds"
     ;;
 qemu)

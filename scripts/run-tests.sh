@@ -38,7 +38,7 @@ qos=$qbuild/tests/qtest/qos-test
 
 # The NVMe qtests of every machine the qos graph offers.
 mapfile -t paths < <("$qos" -l | grep '/nvme/' | grep -F -- "$pattern")
-[ "${#paths[@]}" -gt 0 ] || [[ unit/test-nvme-bpf == *"$pattern"* ]] ||
+[ "${#paths[@]}" -gt 0 ] || [[ unit/test-bpf-vm == *"$pattern"* ]] ||
     [[ guest/e2e == *"$pattern"* ]] || [[ fuzz/bpf == *"$pattern"* ]] ||
     die "no test matches '$pattern'"
 # Tests that exist only if the build could make them: without them, fail.
@@ -73,19 +73,19 @@ for p in "${paths[@]}"; do
 done
 
 # The unit tests of the eBPF machine, with the bpf_conformance vectors of
-# shared/ beside the repository (or NVME_BPF_CONFORMANCE).
-if [ -z "$pattern" ] || [[ unit/test-nvme-bpf == *"$pattern"* ]]; then
+# shared/ beside the repository (or BPF_VM_CONFORMANCE).
+if [ -z "$pattern" ] || [[ unit/test-bpf-vm == *"$pattern"* ]]; then
     log=$logs/unit-bpf.log
-    conf=${NVME_BPF_CONFORMANCE:-$top/../shared/conformance/bpf}
+    conf=${BPF_VM_CONFORMANCE:-$top/../shared/conformance/bpf}
     if [ -d "$conf/tests" ]; then
-        NVME_BPF_CONFORMANCE=$conf "$qbuild/tests/unit/test-nvme-bpf" \
+        BPF_VM_CONFORMANCE=$conf "$qbuild/tests/unit/test-bpf-vm" \
             --tap > "$log" 2>&1 && ! grep -q '^not ok' "$log"
         rc=$?
     else
         echo "no conformance vectors at $conf" > "$log"
         rc=1
     fi
-    result $rc "unit tests/unit/test-nvme-bpf: $(grep -c '^ok ' "$log") cases; $(
+    result $rc "unit tests/unit/test-bpf-vm: $(grep -c '^ok ' "$log") cases; $(
         sed -n 's/^# conformance: //p' "$log")" "$log"
 fi
 

@@ -24,13 +24,13 @@
 #include "qemu/host-utils.h"
 #include "qemu/main-loop.h"
 #include "qemu/thread.h"
+#include "qemu/bpf-vm.h"
 #include "qapi/error.h"
 #include "hw/qdev-properties.h"
 #include "block/nvme-csd.h"
 #include "block/nvme-bpf.h"
 
 #include "nvme.h"
-#include "bpf-vm.h"
 #include "cp.h"
 #include "slm.h"
 #include "trace.h"
@@ -52,7 +52,7 @@ typedef struct NvmeCpSlot {
     uint8_t                 pit;
     uint64_t                puid;
     NvmeCpFn                builtin;
-    NvmeBpfProg             *bpf;
+    BpfVmProg               *bpf;
     unsigned                running;
 
     /* a download in progress (load) or done: its size counts to MAXPB */
@@ -137,7 +137,7 @@ static uint16_t nvme_cp_slot(NvmeComputeNamespace *cp, uint32_t pind,
  * and completes when its job is done.  Aborted (by Abort, by deleting its
  * queue, by a reset), it completes at once: a running job is detached from
  * its command and dropped by its engine when the program notices the stop,
- * within NVME_CP_STEP bytes of work or NVME_BPF_POLL_INSNS instructions.
+ * within NVME_CP_STEP bytes of work or BPF_VM_POLL_INSNS instructions.
  * A job holds references to what it runs on (its program, the SLM), and
  * the engines to what they share, so that neither the namespace nor the
  * controller ever waits for a running program to go away.
@@ -166,7 +166,7 @@ struct NvmeCpJob {
     NvmeCpSlot              *slot;
     NvmeCpMrs               *mrs;
     NvmeCpFn                builtin;
-    NvmeBpfProg             *bpf;   /* a reference */
+    BpfVmProg               *bpf;   /* a reference */
     Object                  *slm;   /* a reference, with a memory range set */
     uint64_t                budget_insns;
     uint16_t                cid;
@@ -189,6 +189,18 @@ enum {
     NVME_CP_BPF_RANGE0  = 3,
 };
 
+/* The helpers of block/nvme-bpf.h */
+static const BpfVmHelper nvme_bpf_helper_table[] = {
+    [NVME_BPF_HELPER_MEMCPY] = { "memcpy", 3, bpf_vm_helper_memcpy },
+    [NVME_BPF_HELPER_MEMSET] = { "memset", 3, bpf_vm_helper_memset },
+    [NVME_BPF_HELPER_CRC32C] = { "crc32c", 3, bpf_vm_helper_crc32c },
+};
+
+static const BpfVmHelpers nvme_bpf_helpers = {
+    .table = nvme_bpf_helper_table,
+    .count = ARRAY_SIZE(nvme_bpf_helper_table),
+};
+
 static int nvme_cp_bpf_poll(void *opaque)
 {
     return nvme_cp_check(opaque) != NVME_SUCCESS;
@@ -200,8 +212,8 @@ static uint16_t nvme_cp_bpf_exec(NvmeCpJob *job)
     size_t ctx_len = sizeof(struct nvme_bpf_ctx) +
                      ctx->nranges * sizeof(struct nvme_bpf_range);
     g_autofree struct nvme_bpf_ctx *bctx = g_malloc0(ctx_len);
-    g_autofree NvmeBpfRegion *regions = NULL;
-    NvmeBpfRun run = {
+    g_autofree BpfVmRegion *regions = NULL;
+    BpfVmRun run = {
         .nregions = NVME_CP_BPF_RANGE0 + ctx->nranges,
         .budget = job->budget_insns,
         .poll = nvme_cp_bpf_poll,
@@ -211,37 +223,37 @@ static uint16_t nvme_cp_bpf_exec(NvmeCpJob *job)
 
     bctx->cparam1 = cpu_to_le64(ctx->cparam1);
     bctx->cparam2 = cpu_to_le64(ctx->cparam2);
-    bctx->data = cpu_to_le64(nvme_bpf_addr(NVME_CP_BPF_PDATA, 0));
+    bctx->data = cpu_to_le64(bpf_vm_addr(NVME_CP_BPF_PDATA, 0));
     bctx->data_len = cpu_to_le32(ctx->plen);
     bctx->nranges = cpu_to_le32(ctx->nranges);
 
-    regions = g_new0(NvmeBpfRegion, run.nregions);
-    regions[NVME_CP_BPF_CTX] = (NvmeBpfRegion) {
+    regions = g_new0(BpfVmRegion, run.nregions);
+    regions[NVME_CP_BPF_CTX] = (BpfVmRegion) {
         (uint8_t *)bctx, ctx_len, false,
     };
-    regions[NVME_CP_BPF_PDATA] = (NvmeBpfRegion) {
+    regions[NVME_CP_BPF_PDATA] = (BpfVmRegion) {
         ctx->pdata, ctx->plen, false,
     };
     for (int i = 0; i < ctx->nranges; i++) {
         bctx->ranges[i].addr =
-            cpu_to_le64(nvme_bpf_addr(NVME_CP_BPF_RANGE0 + i, 0));
+            cpu_to_le64(bpf_vm_addr(NVME_CP_BPF_RANGE0 + i, 0));
         bctx->ranges[i].len = cpu_to_le64(ctx->ranges[i].len);
-        regions[NVME_CP_BPF_RANGE0 + i] = (NvmeBpfRegion) {
+        regions[NVME_CP_BPF_RANGE0 + i] = (BpfVmRegion) {
             ctx->ranges[i].ptr, ctx->ranges[i].len, true,
         };
     }
     run.regions = regions;
-    run.args[0] = nvme_bpf_addr(NVME_CP_BPF_CTX, 0);
+    run.args[0] = bpf_vm_addr(NVME_CP_BPF_CTX, 0);
 
-    switch (nvme_bpf_run(job->bpf, &run)) {
-    case NVME_BPF_OK:
+    switch (bpf_vm_run(job->bpf, &run)) {
+    case BPF_VM_OK:
         job->result = run.r0;
         return NVME_SUCCESS;
-    case NVME_BPF_ESTOPPED:
+    case BPF_VM_ESTOPPED:
         /* aborted, or out of time */
         status = nvme_cp_check(ctx);
         break;
-    case NVME_BPF_EBUDGET:
+    case BPF_VM_EBUDGET:
         status = NVME_INSUFF_PROG_RESOURCES | NVME_DNR;
         break;
     default:
@@ -251,7 +263,7 @@ static uint16_t nvme_cp_bpf_exec(NvmeCpJob *job)
         break;
     }
 
-    trace_pci_nvme_err_cp_bpf(job->cid, run.pc, nvme_bpf_strerror(run.error));
+    trace_pci_nvme_err_cp_bpf(job->cid, run.pc, bpf_vm_strerror(run.error));
     return status;
 }
 
@@ -293,7 +305,7 @@ static void nvme_cp_job_free(NvmeCpJob *job)
         QLIST_REMOVE(job, link);
         job->cp->njobs--;
     }
-    nvme_bpf_free(job->bpf);
+    bpf_vm_free(job->bpf);
     if (job->slm) {
         object_unref(job->slm);
     }
@@ -456,7 +468,7 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
     job->slot = slot;
     job->mrs = mrs;
     job->builtin = slot->builtin;
-    job->bpf = slot->bpf ? nvme_bpf_ref(slot->bpf) : NULL;
+    job->bpf = slot->bpf ? bpf_vm_ref(slot->bpf) : NULL;
     job->budget_insns = cp->params.budget_insns;
     job->cid = nvme_cid(req);
     job->ctx = (NvmeCpCtx) {
@@ -522,7 +534,7 @@ static uint16_t nvme_cp_io_cmd(NvmeCtrl *n, NvmeRequest *req)
 static void nvme_cp_unload(NvmeComputeNamespace *cp, NvmeCpSlot *slot)
 {
     cp->pbytes -= slot->psize;
-    nvme_bpf_free(slot->bpf);
+    bpf_vm_free(slot->bpf);
     g_free(slot->load);
     *slot = (NvmeCpSlot) {};
 }
@@ -559,7 +571,7 @@ static uint16_t nvme_cp_load_chunk(NvmeCtrl *n, NvmeRequest *req,
         numb > psize - MIN(loff, psize) || loff > psize) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
-    if (psize > NVME_BPF_MAX_INSNS * 8) {
+    if (psize > BPF_VM_MAX_INSNS * 8) {
         return NVME_PROG_TOO_BIG | NVME_DNR;
     }
     status = nvme_check_mdts(n, numb);
@@ -601,8 +613,8 @@ static uint16_t nvme_cp_load_chunk(NvmeCtrl *n, NvmeRequest *req,
         return NVME_SUCCESS;
     }
 
-    slot->bpf = nvme_bpf_load(slot->load, psize, &nvme_bpf_std_helpers,
-                              1 << 1, &why);
+    slot->bpf = bpf_vm_load(slot->load, psize, &nvme_bpf_helpers,
+                            1 << 1, &why);
     g_free(slot->load);
     slot->load = NULL;
     if (!slot->bpf) {
@@ -612,7 +624,7 @@ static uint16_t nvme_cp_load_chunk(NvmeCtrl *n, NvmeRequest *req,
     }
 
     slot->peocc = NVME_PEOCC_DOWNLOADED;
-    trace_pci_nvme_cp_loaded(pind, nvme_bpf_len(slot->bpf), slot->puid);
+    trace_pci_nvme_cp_loaded(pind, bpf_vm_len(slot->bpf), slot->puid);
     return NVME_SUCCESS;
 }
 
@@ -884,8 +896,8 @@ static uint16_t nvme_cp_log(NvmeCtrl *n, uint8_t lid, NvmeRequest *req,
     NvmeProgramTypeDescr ebpf = {
         .ptype = NVME_PTYPE_EBPF,
         .ver = 1,
-        .tsi = { cpu_to_le32(NVME_BPF_MAX_INSNS),
-                 cpu_to_le32(NVME_BPF_STACK_SIZE) },
+        .tsi = { cpu_to_le32(BPF_VM_MAX_INSNS),
+                 cpu_to_le32(BPF_VM_STACK_SIZE) },
     };
 
     trace_pci_nvme_cp_log(nvme_cid(req), lid, nsid);

@@ -18,13 +18,25 @@
 #include "qemu/bswap.h"
 #include "qemu/units.h"
 #include "block/nvme-bpf.h"
-#include "hw/nvme/bpf-vm.h"
+#include "qemu/bpf-vm.h"
 #include "nvme-bpf-progs.h"
 
 #define REPEAT      5
 #define REC_SIZE    16
 #define FIELD_OFF   4
 #define THRESHOLD   0xc0000000u
+
+/* The helpers of block/nvme-bpf.h, as the compute namespace offers them */
+static const BpfVmHelper nvme_bpf_helper_table[] = {
+    [NVME_BPF_HELPER_MEMCPY] = { "memcpy", 3, bpf_vm_helper_memcpy },
+    [NVME_BPF_HELPER_MEMSET] = { "memset", 3, bpf_vm_helper_memset },
+    [NVME_BPF_HELPER_CRC32C] = { "crc32c", 3, bpf_vm_helper_crc32c },
+};
+
+static const BpfVmHelpers nvme_bpf_helpers = {
+    .table = nvme_bpf_helper_table,
+    .count = ARRAY_SIZE(nvme_bpf_helper_table),
+};
 
 typedef struct Bench {
     uint8_t     *in;
@@ -63,10 +75,10 @@ static uint64_t __attribute__((noinline)) native_filter(Bench *b)
 }
 
 typedef struct VmRun {
-    NvmeBpfProg             *prog;
+    BpfVmProg               *prog;
     struct nvme_bpf_ctx     *ctx;
-    NvmeBpfRegion           regions[4];
-    NvmeBpfRun              run;
+    BpfVmRegion             regions[4];
+    BpfVmRun                run;
 } VmRun;
 
 /* The context of block/nvme-bpf.h: range 0 the input, 1 the output */
@@ -76,7 +88,7 @@ static void vm_init(VmRun *v, const uint8_t *code, size_t size, Bench *b,
     size_t ctx_len = sizeof(*v->ctx) + 2 * sizeof(struct nvme_bpf_range);
     g_autofree char *why = NULL;
 
-    v->prog = nvme_bpf_load(code, size, &nvme_bpf_std_helpers, 1 << 1, &why);
+    v->prog = bpf_vm_load(code, size, &nvme_bpf_helpers, 1 << 1, &why);
     if (!v->prog) {
         fprintf(stderr, "program refused: %s\n", why);
         exit(1);
@@ -86,26 +98,26 @@ static void vm_init(VmRun *v, const uint8_t *code, size_t size, Bench *b,
     v->ctx->cparam1 = cpu_to_le64(cparam1);
     v->ctx->cparam2 = cpu_to_le64(cparam2);
     v->ctx->nranges = cpu_to_le32(2);
-    v->ctx->ranges[0].addr = cpu_to_le64(nvme_bpf_addr(2, 0));
+    v->ctx->ranges[0].addr = cpu_to_le64(bpf_vm_addr(2, 0));
     v->ctx->ranges[0].len = cpu_to_le64(b->len);
-    v->ctx->ranges[1].addr = cpu_to_le64(nvme_bpf_addr(3, 0));
+    v->ctx->ranges[1].addr = cpu_to_le64(bpf_vm_addr(3, 0));
     v->ctx->ranges[1].len = cpu_to_le64(b->len);
 
-    v->regions[1] = (NvmeBpfRegion) { (uint8_t *)v->ctx, ctx_len, false };
-    v->regions[2] = (NvmeBpfRegion) { b->in, b->len, true };
-    v->regions[3] = (NvmeBpfRegion) { b->out, b->len, true };
-    v->run = (NvmeBpfRun) {
+    v->regions[1] = (BpfVmRegion) { (uint8_t *)v->ctx, ctx_len, false };
+    v->regions[2] = (BpfVmRegion) { b->in, b->len, true };
+    v->regions[3] = (BpfVmRegion) { b->out, b->len, true };
+    v->run = (BpfVmRun) {
         .regions = v->regions,
         .nregions = 4,
-        .args = { nvme_bpf_addr(1, 0) },
+        .args = { bpf_vm_addr(1, 0) },
     };
 }
 
 static uint64_t vm_run(VmRun *v)
 {
-    if (nvme_bpf_run(v->prog, &v->run)) {
+    if (bpf_vm_run(v->prog, &v->run)) {
         fprintf(stderr, "program failed at %u: %s\n", v->run.pc,
-                nvme_bpf_strerror(v->run.error));
+                bpf_vm_strerror(v->run.error));
         exit(1);
     }
     return v->run.r0;
@@ -113,7 +125,7 @@ static uint64_t vm_run(VmRun *v)
 
 static void vm_free(VmRun *v)
 {
-    nvme_bpf_free(v->prog);
+    bpf_vm_free(v->prog);
     g_free(v->ctx);
 }
 

@@ -1,9 +1,9 @@
 /*
- * Unit tests of the eBPF virtual machine of NVMe compute namespaces
+ * Unit tests of the eBPF virtual machine (util/bpf-vm.c)
  *
  * Our own tests of every instruction class, of the verifier and of hostile
  * programs, and a runner for the bpf_conformance vectors: the directory
- * named by NVME_BPF_CONFORMANCE holds tests/ (each vector must give its
+ * named by BPF_VM_CONFORMANCE holds tests/ (each vector must give its
  * result) and negative/ (each must be refused: by the assembler, by the
  * verifier, or by a result that differs from the wrong one it states).
  *
@@ -15,11 +15,22 @@
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
 #include "qemu/crc32c.h"
-#include "block/nvme-bpf.h"
-#include "hw/nvme/bpf-vm.h"
+#include "qemu/bpf-vm.h"
 #include "bpf-asm.h"
 
 #define REG(r)      (1u << (r))
+
+/* The helpers the programs of these tests call by number */
+static const BpfVmHelper std_helper_table[] = {
+    [1] = { "memcpy", 3, bpf_vm_helper_memcpy },
+    [2] = { "memset", 3, bpf_vm_helper_memset },
+    [3] = { "crc32c", 3, bpf_vm_helper_crc32c },
+};
+
+static const BpfVmHelpers std_helpers = {
+    .table = std_helper_table,
+    .count = ARRAY_SIZE(std_helper_table),
+};
 
 /*
  * Running a program: region 1 is the test's writable memory, region 2 a
@@ -27,8 +38,8 @@
  */
 
 typedef struct TestRun {
-    NvmeBpfRegion   regions[3];
-    NvmeBpfRun      run;
+    BpfVmRegion     regions[3];
+    BpfVmRun        run;
     uint8_t         ro[16];
 } TestRun;
 
@@ -36,17 +47,17 @@ static void test_run_init(TestRun *t, uint8_t *mem, size_t len)
 {
     memset(t, 0, sizeof(*t));
     memset(t->ro, 0x5a, sizeof(t->ro));
-    t->regions[1] = (NvmeBpfRegion) { mem, len, true };
-    t->regions[2] = (NvmeBpfRegion) { t->ro, sizeof(t->ro), false };
+    t->regions[1] = (BpfVmRegion) { mem, len, true };
+    t->regions[2] = (BpfVmRegion) { t->ro, sizeof(t->ro), false };
     t->run.regions = t->regions;
     t->run.nregions = 3;
-    t->run.args[0] = len ? nvme_bpf_addr(1, 0) : 0;
+    t->run.args[0] = len ? bpf_vm_addr(1, 0) : 0;
     t->run.args[1] = len;
-    t->run.args[2] = nvme_bpf_addr(2, 0);
+    t->run.args[2] = bpf_vm_addr(2, 0);
 }
 
-static NvmeBpfProg *load_asm(const char *text, const NvmeBpfHelpers *helpers,
-                             char **why)
+static BpfVmProg *load_asm(const char *text, const BpfVmHelpers *helpers,
+                           char **why)
 {
     g_autoptr(GByteArray) code = NULL;
     g_autofree char *err = NULL;
@@ -55,20 +66,20 @@ static NvmeBpfProg *load_asm(const char *text, const NvmeBpfHelpers *helpers,
     g_assert_null(err);
     g_assert_nonnull(code);
 
-    return nvme_bpf_load(code->data, code->len, helpers,
-                         REG(1) | REG(2) | REG(3), why);
+    return bpf_vm_load(code->data, code->len, helpers,
+                       REG(1) | REG(2) | REG(3), why);
 }
 
 /* Run @text on @len bytes of @mem; the error of the run, r0 in *r0 */
-static NvmeBpfError run_asm(const char *text, uint8_t *mem, size_t len,
-                            uint64_t budget, uint64_t *r0)
+static BpfVmError run_asm(const char *text, uint8_t *mem, size_t len,
+                          uint64_t budget, uint64_t *r0)
 {
     g_autofree char *why = NULL;
-    NvmeBpfProg *prog;
+    BpfVmProg *prog;
     TestRun t;
-    NvmeBpfError err;
+    BpfVmError err;
 
-    prog = load_asm(text, &nvme_bpf_std_helpers, &why);
+    prog = load_asm(text, &std_helpers, &why);
     if (!prog) {
         g_test_message("verifier: %s", why);
     }
@@ -76,9 +87,9 @@ static NvmeBpfError run_asm(const char *text, uint8_t *mem, size_t len,
 
     test_run_init(&t, mem, len);
     t.run.budget = budget;
-    err = nvme_bpf_run(prog, &t.run);
+    err = bpf_vm_run(prog, &t.run);
     *r0 = t.run.r0;
-    nvme_bpf_free(prog);
+    bpf_vm_free(prog);
 
     return err;
 }
@@ -87,7 +98,7 @@ static uint64_t run_ok(const char *text, uint8_t *mem, size_t len)
 {
     uint64_t r0;
 
-    g_assert_cmpint(run_asm(text, mem, len, 0, &r0), ==, NVME_BPF_OK);
+    g_assert_cmpint(run_asm(text, mem, len, 0, &r0), ==, BPF_VM_OK);
     return r0;
 }
 
@@ -191,7 +202,7 @@ static void test_reject(const void *opaque)
     const RejectCase *c = opaque;
     g_autoptr(GByteArray) code = NULL;
     g_autofree char *why = NULL, *err = NULL;
-    NvmeBpfProg *prog;
+    BpfVmProg *prog;
 
     if (c->text) {
         code = bpf_asm(c->text, &err);
@@ -201,8 +212,8 @@ static void test_reject(const void *opaque)
         g_byte_array_append(code, c->raw, c->len);
     }
 
-    prog = nvme_bpf_load(code->data, code->len, &nvme_bpf_std_helpers,
-                         REG(1) | REG(2), &why);
+    prog = bpf_vm_load(code->data, code->len, &std_helpers,
+                       REG(1) | REG(2), &why);
     g_assert_null(prog);
     g_test_message("%s", why);
     g_assert_nonnull(strstr(why, c->why));
@@ -216,42 +227,42 @@ typedef struct HostileCase {
     const char      *name;
     const char      *text;
     uint64_t        budget;
-    NvmeBpfError    error;
+    BpfVmError      error;
 } HostileCase;
 
 static const HostileCase hostile_cases[] = {
-    { "load-below-range", "ldxb %r0, [%r1-1]\n exit", 0, NVME_BPF_EACCESS },
-    { "load-past-range", "ldxb %r0, [%r1+64]\n exit", 0, NVME_BPF_EACCESS },
+    { "load-below-range", "ldxb %r0, [%r1-1]\n exit", 0, BPF_VM_EACCESS },
+    { "load-past-range", "ldxb %r0, [%r1+64]\n exit", 0, BPF_VM_EACCESS },
     { "load-straddles-end", "ldxdw %r0, [%r1+60]\n exit", 0,
-      NVME_BPF_EACCESS },
+      BPF_VM_EACCESS },
     { "store-past-range", "stb [%r1+64], 1\n mov %r0, 0\n exit", 0,
-      NVME_BPF_EACCESS },
+      BPF_VM_EACCESS },
     { "store-read-only", "stb [%r3], 1\n mov %r0, 0\n exit", 0,
-      NVME_BPF_EACCESS },
+      BPF_VM_EACCESS },
     { "pointer-escapes", "add %r1, %r2\n ldxb %r0, [%r1+0]\n exit", 0,
-      NVME_BPF_EACCESS },
+      BPF_VM_EACCESS },
     { "pointer-wraps", "lddw %r4, 0x200000001\n sub %r1, %r4\n"
-      "ldxb %r0, [%r1+0]\n exit", 0, NVME_BPF_EACCESS },
-    { "null", "mov %r1, 0\n ldxb %r0, [%r1+0]\n exit", 0, NVME_BPF_EACCESS },
+      "ldxb %r0, [%r1+0]\n exit", 0, BPF_VM_EACCESS },
+    { "null", "mov %r1, 0\n ldxb %r0, [%r1+0]\n exit", 0, BPF_VM_EACCESS },
     { "no-such-region", "lddw %r1, 0x7700000000\n ldxb %r0, [%r1+0]\n exit",
-      0, NVME_BPF_EACCESS },
+      0, BPF_VM_EACCESS },
     { "host-address", "mov %r1, %r10\n lsh %r1, 20\n ldxb %r0, [%r1+0]\n"
-      "exit", 0, NVME_BPF_EACCESS },
+      "exit", 0, BPF_VM_EACCESS },
     { "stack-escape", "mov %r2, %r10\n add %r2, 8\n ldxdw %r0, [%r2-8]\n"
-      "exit", 0, NVME_BPF_EACCESS },
+      "exit", 0, BPF_VM_EACCESS },
     { "stack-underflow", "mov %r2, %r10\n sub %r2, 4096\n"
-      "ldxb %r0, [%r2-1]\n exit", 0, NVME_BPF_EACCESS },
+      "ldxb %r0, [%r2-1]\n exit", 0, BPF_VM_EACCESS },
     { "misaligned-atomic", "mov %r2, 1\n lock add [%r1+4], %r2\n"
-      "mov %r0, 0\n exit", 0, NVME_BPF_EALIGN },
-    { "infinite-loop", "mov %r0, 0\n ja -1", 100000, NVME_BPF_EBUDGET },
+      "mov %r0, 0\n exit", 0, BPF_VM_EALIGN },
+    { "infinite-loop", "mov %r0, 0\n ja -1", 100000, BPF_VM_EBUDGET },
     { "recursion", "mov %r0, 0\n call local f\n exit\nf:\n call local f\n"
-      "exit", 0, NVME_BPF_EDEPTH },
+      "exit", 0, BPF_VM_EDEPTH },
     { "helper-bad-range", "mov %r3, 65\n mov %r2, %r1\n call 1\n exit", 0,
-      NVME_BPF_EHELPER },
+      BPF_VM_EHELPER },
     { "helper-writes-read-only", "mov %r1, %r3\n mov %r2, 0\n mov %r3, 1\n"
-      "call 2\n exit", 0, NVME_BPF_EHELPER },
+      "call 2\n exit", 0, BPF_VM_EHELPER },
     { "helper-crc-past-end", "mov %r2, %r1\n mov %r1, 0\n mov %r3, 65\n"
-      "call 3\n exit", 0, NVME_BPF_EHELPER },
+      "call 3\n exit", 0, BPF_VM_EHELPER },
 };
 
 static void test_hostile(const void *opaque)
@@ -283,16 +294,16 @@ static int poll_stop(void *opaque)
 static void test_poll(void)
 {
     g_autofree char *why = NULL;
-    NvmeBpfProg *prog = load_asm("mov %r0, 0\n ja -1", NULL, &why);
+    BpfVmProg *prog = load_asm("mov %r0, 0\n ja -1", NULL, &why);
     TestRun t;
 
     test_run_init(&t, NULL, 0);
     t.run.poll = poll_stop;
     poll_count = 0;
-    g_assert_cmpint(nvme_bpf_run(prog, &t.run), ==, NVME_BPF_ESTOPPED);
+    g_assert_cmpint(bpf_vm_run(prog, &t.run), ==, BPF_VM_ESTOPPED);
     g_assert_cmpint(poll_count, ==, 3);
-    g_assert_cmpint(t.run.insns, ==, 3 * NVME_BPF_POLL_INSNS);
-    nvme_bpf_free(prog);
+    g_assert_cmpint(t.run.insns, ==, 3 * BPF_VM_POLL_INSNS);
+    bpf_vm_free(prog);
 }
 
 /* The budget counts instructions: a 4-instruction loop, 1000 times */
@@ -304,13 +315,13 @@ static void test_budget(void)
     uint64_t r0;
 
     g_assert_cmpint(run_asm(text, mem, sizeof(mem), 2002, &r0), ==,
-                    NVME_BPF_OK);
+                    BPF_VM_OK);
     g_assert_cmpint(r0, ==, 1000);
     g_assert_cmpint(run_asm(text, mem, sizeof(mem), 2001, &r0), ==,
-                    NVME_BPF_EBUDGET);
+                    BPF_VM_EBUDGET);
 }
 
-/* The helpers of block/nvme-bpf.h, against references computed here */
+/* The helpers of util/bpf-vm.c, against references computed here */
 static void test_helpers(void)
 {
     uint8_t mem[64], ref[64];
@@ -437,25 +448,25 @@ static void vector_free(Vector *v)
 }
 
 /* Helper 5 of the conformance runner: returns its argument */
-static uint64_t helper_arg(NvmeBpfRun *run, const uint64_t *args,
+static uint64_t helper_arg(BpfVmRun *run, const uint64_t *args,
                            bool *fault)
 {
     return args[0];
 }
 
-static NvmeBpfHelper conformance_table[6];
-static const NvmeBpfHelpers conformance_helpers = {
+static BpfVmHelper conformance_table[6];
+static const BpfVmHelpers conformance_helpers = {
     conformance_table, ARRAY_SIZE(conformance_table),
 };
 
 /*
- * Assemble (or take the raw code), verify, run: NVME_BPF_OK and r0, or
+ * Assemble (or take the raw code), verify, run: BPF_VM_OK and r0, or
  * false with *why saying which step refused the vector.
  */
 static bool vector_run(Vector *v, uint64_t *r0, char **why)
 {
     g_autoptr(GByteArray) code = NULL;
-    NvmeBpfProg *prog;
+    BpfVmProg *prog;
     TestRun t;
 
     if (v->asm_text) {
@@ -475,19 +486,19 @@ static bool vector_run(Vector *v, uint64_t *r0, char **why)
         return false;
     }
 
-    prog = nvme_bpf_load(code->data, code->len, &conformance_helpers,
-                         REG(1) | REG(2), why);
+    prog = bpf_vm_load(code->data, code->len, &conformance_helpers,
+                       REG(1) | REG(2), why);
     if (!prog) {
         return false;
     }
 
     test_run_init(&t, v->mem ? v->mem->data : NULL, v->mem ? v->mem->len : 0);
     t.run.budget = 1000000;
-    nvme_bpf_run(prog, &t.run);
-    nvme_bpf_free(prog);
+    bpf_vm_run(prog, &t.run);
+    bpf_vm_free(prog);
     if (t.run.error) {
         *why = g_strdup_printf("run failed at instruction %u: %s", t.run.pc,
-                               nvme_bpf_strerror(t.run.error));
+                               bpf_vm_strerror(t.run.error));
         return false;
     }
 
@@ -574,7 +585,7 @@ static int add_vectors(const char *dir, const char *sub, GTestDataFunc fn)
         char *file = names->pdata[i];
         g_autofree char *tpath = NULL;
 
-        tpath = g_strdup_printf("/nvme-bpf/conformance/%s/%.*s", sub,
+        tpath = g_strdup_printf("/bpf-vm/conformance/%s/%.*s", sub,
                                 (int)strlen(file) - 5, file);
 
         g_test_add_data_func(tpath, g_build_filename(path, file, NULL), fn);
@@ -585,7 +596,7 @@ static int add_vectors(const char *dir, const char *sub, GTestDataFunc fn)
 }
 
 /*
- * The programs of these tests as inputs of tests/fuzz/nvme-bpf-fuzz.c, in
+ * The programs of these tests as inputs of tests/fuzz/bpf-vm-fuzz.c, in
  * @out: one byte, the number of instructions less one (programs of up to
  * 256 instructions), the instructions, up to 256 bytes of memory.
  */
@@ -669,7 +680,7 @@ static int write_corpus(const char *out, const char *conf)
 
 int main(int argc, char **argv)
 {
-    const char *dir = g_getenv("NVME_BPF_CONFORMANCE");
+    const char *dir = g_getenv("BPF_VM_CONFORMANCE");
     int vectors = 0, negative = 0, ret;
     char name[64];
 
@@ -682,28 +693,28 @@ int main(int argc, char **argv)
     }
 
     for (int i = 0; i < ARRAY_SIZE(class_cases); i++) {
-        snprintf(name, sizeof(name), "/nvme-bpf/class/%s",
+        snprintf(name, sizeof(name), "/bpf-vm/class/%s",
                  class_cases[i].name);
         g_test_add_data_func(name, &class_cases[i], test_class);
     }
     for (int i = 0; i < ARRAY_SIZE(reject_cases); i++) {
-        snprintf(name, sizeof(name), "/nvme-bpf/verifier/%s",
+        snprintf(name, sizeof(name), "/bpf-vm/verifier/%s",
                  reject_cases[i].name);
         g_test_add_data_func(name, &reject_cases[i], test_reject);
     }
     for (int i = 0; i < ARRAY_SIZE(hostile_cases); i++) {
-        snprintf(name, sizeof(name), "/nvme-bpf/hostile/%s",
+        snprintf(name, sizeof(name), "/bpf-vm/hostile/%s",
                  hostile_cases[i].name);
         g_test_add_data_func(name, &hostile_cases[i], test_hostile);
     }
-    g_test_add_func("/nvme-bpf/poll", test_poll);
-    g_test_add_func("/nvme-bpf/budget", test_budget);
-    g_test_add_func("/nvme-bpf/helpers", test_helpers);
+    g_test_add_func("/bpf-vm/poll", test_poll);
+    g_test_add_func("/bpf-vm/budget", test_budget);
+    g_test_add_func("/bpf-vm/helpers", test_helpers);
 
-    memcpy(conformance_table, nvme_bpf_std_helpers.table,
+    memcpy(conformance_table, std_helpers.table,
            MIN(sizeof(conformance_table),
-               nvme_bpf_std_helpers.count * sizeof(NvmeBpfHelper)));
-    conformance_table[5] = (NvmeBpfHelper) { "arg", 1, helper_arg };
+               std_helpers.count * sizeof(BpfVmHelper)));
+    conformance_table[5] = (BpfVmHelper) { "arg", 1, helper_arg };
     if (dir) {
         vectors = add_vectors(dir, "tests", test_vector);
         negative = add_vectors(dir, "negative", test_negative_vector);

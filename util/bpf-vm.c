@@ -1,5 +1,5 @@
 /*
- * A sandboxed eBPF virtual machine for downloaded NVMe programs
+ * A sandboxed eBPF virtual machine
  *
  * The instruction set is that of RFC 9669 (base32, base64, atomic32,
  * atomic64, divmul32, divmul64 and the signed and sign-extending
@@ -22,8 +22,7 @@
 #include "qemu/atomic.h"
 #include "qemu/crc32c.h"
 #include "qemu/host-utils.h"
-#include "block/nvme-bpf.h"
-#include "hw/nvme/bpf-vm.h"
+#include "qemu/bpf-vm.h"
 
 /* Instruction classes, RFC 9669 section 3 */
 #define CLS_LD          0x00
@@ -94,52 +93,52 @@
 #define R0              0
 #define R10             10
 
-typedef struct NvmeBpfInsn {
+typedef struct BpfVmInsn {
     uint8_t     code;
     uint8_t     dst;
     uint8_t     src;
     int16_t     off;
     int32_t     imm;
-} NvmeBpfInsn;
+} BpfVmInsn;
 
-struct NvmeBpfProg {
-    const NvmeBpfHelpers *helpers;
+struct BpfVmProg {
+    const BpfVmHelpers *helpers;
     unsigned    refs;
     uint32_t    len;
-    NvmeBpfInsn insns[];
+    BpfVmInsn insns[];
 };
 
 static const unsigned size_bytes[4] = {
     [SIZE_W >> 3] = 4, [SIZE_H >> 3] = 2, [SIZE_B >> 3] = 1, [SIZE_DW >> 3] = 8,
 };
 
-const char *nvme_bpf_strerror(NvmeBpfError err)
+const char *bpf_vm_strerror(BpfVmError err)
 {
     static const char *const msg[] = {
-        [NVME_BPF_OK]       = "success",
-        [NVME_BPF_EACCESS]  = "memory access outside the regions",
-        [NVME_BPF_EALIGN]   = "misaligned atomic operation",
-        [NVME_BPF_EDEPTH]   = "local calls nested too deep",
-        [NVME_BPF_EHELPER]  = "helper refused its arguments",
-        [NVME_BPF_EBUDGET]  = "instruction budget exhausted",
-        [NVME_BPF_ESTOPPED] = "stopped",
+        [BPF_VM_OK]         = "success",
+        [BPF_VM_EACCESS]    = "memory access outside the regions",
+        [BPF_VM_EALIGN]     = "misaligned atomic operation",
+        [BPF_VM_EDEPTH]     = "local calls nested too deep",
+        [BPF_VM_EHELPER]    = "helper refused its arguments",
+        [BPF_VM_EBUDGET]    = "instruction budget exhausted",
+        [BPF_VM_ESTOPPED] = "stopped",
     };
 
     return err < ARRAY_SIZE(msg) ? msg[err] : "unknown error";
 }
 
-uint32_t nvme_bpf_len(const NvmeBpfProg *prog)
+uint32_t bpf_vm_len(const BpfVmProg *prog)
 {
     return prog->len;
 }
 
-NvmeBpfProg *nvme_bpf_ref(NvmeBpfProg *prog)
+BpfVmProg *bpf_vm_ref(BpfVmProg *prog)
 {
     prog->refs++;
     return prog;
 }
 
-void nvme_bpf_free(NvmeBpfProg *prog)
+void bpf_vm_free(BpfVmProg *prog)
 {
     if (prog && !--prog->refs) {
         g_free(prog);
@@ -150,21 +149,21 @@ void nvme_bpf_free(NvmeBpfProg *prog)
  * Verifier
  */
 
-typedef struct NvmeBpfCheck {
-    const NvmeBpfProg       *prog;
-    const NvmeBpfHelpers    *helpers;
+typedef struct BpfVmCheck {
+    const BpfVmProg         *prog;
+    const BpfVmHelpers      *helpers;
     uint16_t                *init;      /* registers set on every path */
     bool                    *seen;
     bool                    *wide;      /* second half of an lddw */
     uint32_t                *work;
     uint32_t                nwork;
     char                    **why;
-} NvmeBpfCheck;
+} BpfVmCheck;
 
-static bool check_fail(NvmeBpfCheck *c, uint32_t pc, const char *fmt, ...)
+static bool check_fail(BpfVmCheck *c, uint32_t pc, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
-static bool check_fail(NvmeBpfCheck *c, uint32_t pc, const char *fmt, ...)
+static bool check_fail(BpfVmCheck *c, uint32_t pc, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
     va_list ap;
@@ -177,8 +176,8 @@ static bool check_fail(NvmeBpfCheck *c, uint32_t pc, const char *fmt, ...)
     return false;
 }
 
-static const NvmeBpfHelper *check_helper(const NvmeBpfHelpers *helpers,
-                                         int32_t id)
+static const BpfVmHelper *check_helper(const BpfVmHelpers *helpers,
+                                       int32_t id)
 {
     if (!helpers || id < 0 || (uint32_t)id >= helpers->count ||
         !helpers->table[id].name) {
@@ -188,7 +187,7 @@ static const NvmeBpfHelper *check_helper(const NvmeBpfHelpers *helpers,
     return &helpers->table[id];
 }
 
-static bool check_target(NvmeBpfCheck *c, uint32_t pc, int64_t target)
+static bool check_target(BpfVmCheck *c, uint32_t pc, int64_t target)
 {
     if (target < 0 || target >= c->prog->len) {
         return check_fail(c, pc, "jump out of the program");
@@ -201,21 +200,21 @@ static bool check_target(NvmeBpfCheck *c, uint32_t pc, int64_t target)
 }
 
 /* r10-based accesses must stay within the frame */
-static bool check_stack(NvmeBpfCheck *c, uint32_t pc, int16_t off,
+static bool check_stack(BpfVmCheck *c, uint32_t pc, int16_t off,
                         unsigned size)
 {
-    if (off > -(int)size || off < -NVME_BPF_STACK_SIZE) {
+    if (off > -(int)size || off < -BPF_VM_STACK_SIZE) {
         return check_fail(c, pc, "stack access at r10%+d outside %d bytes",
-                          off, NVME_BPF_STACK_SIZE);
+                          off, BPF_VM_STACK_SIZE);
     }
 
     return true;
 }
 
 /* Fields of one instruction, and what it does that is always wrong */
-static bool check_insn(NvmeBpfCheck *c, uint32_t pc)
+static bool check_insn(BpfVmCheck *c, uint32_t pc)
 {
-    const NvmeBpfInsn *i = &c->prog->insns[pc];
+    const BpfVmInsn *i = &c->prog->insns[pc];
     uint8_t op = OP(i->code);
     bool x = i->code & SRC_X;
 
@@ -375,7 +374,7 @@ static bool check_insn(NvmeBpfCheck *c, uint32_t pc)
 #define REG(r)          (1u << (r))
 #define ARG_REGS        (REG(1) | REG(2) | REG(3) | REG(4) | REG(5))
 
-static void check_flow(NvmeBpfCheck *c, uint32_t pc, uint16_t init)
+static void check_flow(BpfVmCheck *c, uint32_t pc, uint16_t init)
 {
     if (!c->seen[pc]) {
         c->seen[pc] = true;
@@ -388,7 +387,7 @@ static void check_flow(NvmeBpfCheck *c, uint32_t pc, uint16_t init)
     c->work[c->nwork++] = pc;
 }
 
-static bool check_reads(NvmeBpfCheck *c, uint32_t pc, uint16_t init,
+static bool check_reads(BpfVmCheck *c, uint32_t pc, uint16_t init,
                         uint16_t reads)
 {
     uint16_t missing = reads & ~init;
@@ -406,9 +405,9 @@ static bool check_reads(NvmeBpfCheck *c, uint32_t pc, uint16_t init,
  * on every path to an instruction are known; each reachable instruction
  * is visited again only when that set shrinks.
  */
-static bool check_regs(NvmeBpfCheck *c, uint32_t pc)
+static bool check_regs(BpfVmCheck *c, uint32_t pc)
 {
-    const NvmeBpfInsn *i = &c->prog->insns[pc];
+    const BpfVmInsn *i = &c->prog->insns[pc];
     uint16_t init = c->init[pc];
     uint8_t op = OP(i->code);
     bool x = i->code & SRC_X;
@@ -455,7 +454,7 @@ static bool check_regs(NvmeBpfCheck *c, uint32_t pc)
                 check_flow(c, pc + 1 + i->imm,
                            (init & ARG_REGS) | REG(R10));
             } else {
-                const NvmeBpfHelper *h = check_helper(c->helpers, i->imm);
+                const BpfVmHelper *h = check_helper(c->helpers, i->imm);
 
                 reads = (REG(h->nargs + 1) - 1) & ARG_REGS;
             }
@@ -491,15 +490,15 @@ static bool check_regs(NvmeBpfCheck *c, uint32_t pc)
     return true;
 }
 
-NvmeBpfProg *nvme_bpf_load(const void *code, size_t size,
-                           const NvmeBpfHelpers *helpers, unsigned entry_regs,
+BpfVmProg *bpf_vm_load(const void *code, size_t size,
+                       const BpfVmHelpers *helpers, unsigned entry_regs,
                            char **why)
 {
-    g_autofree NvmeBpfProg *prog = NULL;
+    g_autofree BpfVmProg *prog = NULL;
     g_autofree uint16_t *init = NULL;
     g_autofree bool *seen = NULL, *wide = NULL;
     g_autofree uint32_t *work = NULL;
-    NvmeBpfCheck c;
+    BpfVmCheck c;
     uint32_t n, pc;
 
     if (!size || size % 8) {
@@ -507,21 +506,21 @@ NvmeBpfProg *nvme_bpf_load(const void *code, size_t size,
                                size);
         return NULL;
     }
-    if (size / 8 > NVME_BPF_MAX_INSNS) {
+    if (size / 8 > BPF_VM_MAX_INSNS) {
         *why = g_strdup_printf("more than %d instructions",
-                               NVME_BPF_MAX_INSNS);
+                               BPF_VM_MAX_INSNS);
         return NULL;
     }
 
     n = size / 8;
-    prog = g_malloc(sizeof(*prog) + n * sizeof(NvmeBpfInsn));
+    prog = g_malloc(sizeof(*prog) + n * sizeof(BpfVmInsn));
     prog->len = n;
     prog->refs = 1;
     prog->helpers = helpers;
     for (pc = 0; pc < n; pc++) {
         const uint8_t *p = (const uint8_t *)code + pc * 8;
 
-        prog->insns[pc] = (NvmeBpfInsn) {
+        prog->insns[pc] = (BpfVmInsn) {
             .code = p[0],
             .dst = p[1] & 0xf,
             .src = p[1] >> 4,
@@ -535,7 +534,7 @@ NvmeBpfProg *nvme_bpf_load(const void *code, size_t size,
     seen = g_new0(bool, n);
     wide = g_new0(bool, n);
     work = g_new(uint32_t, n * 12 + 1);
-    c = (NvmeBpfCheck) {
+    c = (BpfVmCheck) {
         .prog = prog, .helpers = helpers, .init = init, .seen = seen,
         .wide = wide, .work = work, .why = why,
     };
@@ -566,18 +565,18 @@ NvmeBpfProg *nvme_bpf_load(const void *code, size_t size,
  * Interpreter
  */
 
-typedef struct NvmeBpfFrame {
+typedef struct BpfVmFrame {
     uint32_t    ret;
     uint64_t    saved[4];           /* r6-r9 */
-} NvmeBpfFrame;
+} BpfVmFrame;
 
 /* The host address of @len bytes at program address @addr, or NULL */
-static inline void *bpf_mem(const NvmeBpfRegion *regions, unsigned nregions,
+static inline void *bpf_mem(const BpfVmRegion *regions, unsigned nregions,
                             uint64_t addr, uint64_t len, bool write)
 {
-    uint64_t idx = (addr >> NVME_BPF_REGION_SHIFT) - 1;
+    uint64_t idx = (addr >> BPF_VM_REGION_SHIFT) - 1;
     uint64_t off = (uint32_t)addr;
-    const NvmeBpfRegion *r;
+    const BpfVmRegion *r;
 
     if (unlikely(idx >= nregions)) {
         return NULL;
@@ -590,22 +589,22 @@ static inline void *bpf_mem(const NvmeBpfRegion *regions, unsigned nregions,
     return r->host + off;
 }
 
-void *nvme_bpf_mem(NvmeBpfRun *run, uint64_t addr, uint64_t len, bool write)
+void *bpf_vm_mem(BpfVmRun *run, uint64_t addr, uint64_t len, bool write)
 {
     return bpf_mem(run->regions, run->nregions, addr, len, write);
 }
 
-bool nvme_bpf_work(NvmeBpfRun *run, uint64_t insns)
+bool bpf_vm_work(BpfVmRun *run, uint64_t insns)
 {
     run->insns += insns;
     if (run->budget && run->insns > run->budget) {
-        run->stop = NVME_BPF_EBUDGET;
+        run->stop = BPF_VM_EBUDGET;
         return false;
     }
     if (run->insns >= run->poll_at) {
-        run->poll_at = run->insns + NVME_BPF_POLL_INSNS;
+        run->poll_at = run->insns + BPF_VM_POLL_INSNS;
         if (run->poll && run->poll(run->opaque)) {
-            run->stop = NVME_BPF_ESTOPPED;
+            run->stop = BPF_VM_ESTOPPED;
             return false;
         }
     }
@@ -624,7 +623,7 @@ bool nvme_bpf_work(NvmeBpfRun *run, uint64_t insns)
     ({                                                                  \
         void *p_ = bpf_mem(regions, nregions, (addr), (size), (write)); \
         if (unlikely(!p_)) {                                            \
-            FAIL(NVME_BPF_EACCESS);                                     \
+            FAIL(BPF_VM_EACCESS);                                       \
         }                                                               \
         p_;                                                             \
     })
@@ -633,7 +632,7 @@ bool nvme_bpf_work(NvmeBpfRun *run, uint64_t insns)
     ({                                                                  \
         void *a_ = MEM((addr), (size), true);                           \
         if (unlikely((uintptr_t)a_ & ((size) - 1))) {                   \
-            FAIL(NVME_BPF_EALIGN);                                      \
+            FAIL(BPF_VM_EALIGN);                                        \
         }                                                               \
         a_;                                                             \
     })
@@ -683,7 +682,7 @@ static int32_t bpf_smod32(int32_t a, int32_t b)
 }
 
 /* bpf_alu64() and bpf_alu32(): every ALU operation */
-#include "hw/nvme/bpf-vm-alu.c.inc"
+#include "util/bpf-vm-alu.c.inc"
 
 static uint64_t bpf_end(bool alu64, bool be, int32_t bits, uint64_t v)
 {
@@ -721,13 +720,13 @@ static inline uint64_t ldl_le_u(const void *p)
     return (uint32_t)ldl_le_p(p);
 }
 
-NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
+BpfVmError bpf_vm_run(const BpfVmProg *prog, BpfVmRun *run)
 {
-    uint8_t stack[NVME_BPF_STACK_SIZE * NVME_BPF_MAX_DEPTH]
+    uint8_t stack[BPF_VM_STACK_SIZE * BPF_VM_MAX_DEPTH]
         QEMU_ALIGNED(8);
-    NvmeBpfFrame frames[NVME_BPF_MAX_DEPTH];
-    const NvmeBpfInsn *insns = prog->insns, *i = insns;
-    NvmeBpfRegion *regions = run->regions;
+    BpfVmFrame frames[BPF_VM_MAX_DEPTH];
+    const BpfVmInsn *insns = prog->insns, *i = insns;
+    BpfVmRegion *regions = run->regions;
     unsigned nregions = run->nregions;
     uint64_t reg[11];
     uint64_t n = 0, next = 0;
@@ -735,16 +734,16 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
     uint32_t pc = 0;
 
     memset(stack, 0, sizeof(stack));
-    regions[0] = (NvmeBpfRegion) {
+    regions[0] = (BpfVmRegion) {
         .host = stack, .len = sizeof(stack), .writable = true,
     };
-    run->error = NVME_BPF_OK;
-    run->stop = NVME_BPF_OK;
-    run->poll_at = NVME_BPF_POLL_INSNS;
+    run->error = BPF_VM_OK;
+    run->stop = BPF_VM_OK;
+    run->poll_at = BPF_VM_POLL_INSNS;
     run->r0 = 0;
     bpf_fill(reg, 11, run->fill);
     memcpy(&reg[1], run->args, sizeof(run->args));
-    reg[R10] = nvme_bpf_addr(0, sizeof(stack));
+    reg[R10] = bpf_vm_addr(0, sizeof(stack));
 
     for (;;) {
         uint64_t src, addr;
@@ -754,14 +753,14 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
             /* instruction n is next: check the budget, poll, plan again */
             if (run->budget && n > run->budget) {
                 n--;
-                FAIL(NVME_BPF_EBUDGET);
+                FAIL(BPF_VM_EBUDGET);
             }
             if (n > 1 && run->poll && run->poll(run->opaque)) {
                 n--;
-                FAIL(NVME_BPF_ESTOPPED);
+                FAIL(BPF_VM_ESTOPPED);
             }
-            next = QEMU_ALIGN_DOWN(n, NVME_BPF_POLL_INSNS) +
-                   NVME_BPF_POLL_INSNS + 1;
+            next = QEMU_ALIGN_DOWN(n, BPF_VM_POLL_INSNS) +
+                   BPF_VM_POLL_INSNS + 1;
             run->poll_at = next - 1;
             if (run->budget && run->budget < next - 1) {
                 next = run->budget + 1;
@@ -770,7 +769,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
 
         switch (i->code) {
         /* loads, stores, the common ALU operations, conditional jumps */
-#include "hw/nvme/bpf-vm-cases.c.inc"
+#include "util/bpf-vm-cases.c.inc"
 
         case CLS_ALU64 | ALU_MOV | SRC_X:
             DST = likely(!i->off) ? SRC : bpf_alu64(ALU_MOV, i->off, 0, SRC);
@@ -806,23 +805,23 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
             depth--;
             pc = frames[depth].ret;
             memcpy(&reg[6], frames[depth].saved, sizeof(frames->saved));
-            reg[R10] += NVME_BPF_STACK_SIZE;
+            reg[R10] += BPF_VM_STACK_SIZE;
             bpf_fill(&reg[1], 5, run->fill);
             break;
 
         case CLS_JMP | JMP_CALL:
             if (i->src == CALL_LOCAL) {
-                if (depth + 1 >= NVME_BPF_MAX_DEPTH) {
-                    FAIL(NVME_BPF_EDEPTH);
+                if (depth + 1 >= BPF_VM_MAX_DEPTH) {
+                    FAIL(BPF_VM_EDEPTH);
                 }
                 frames[depth].ret = pc;
                 memcpy(frames[depth].saved, &reg[6], sizeof(frames->saved));
                 depth++;
-                reg[R10] -= NVME_BPF_STACK_SIZE;
+                reg[R10] -= BPF_VM_STACK_SIZE;
                 bpf_fill(&reg[6], 4, run->fill);
                 pc += i->imm;
             } else {
-                const NvmeBpfHelper *h = &prog->helpers->table[i->imm];
+                const BpfVmHelper *h = &prog->helpers->table[i->imm];
                 bool fault = false;
 
                 run->insns = n;
@@ -830,7 +829,7 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
                 bpf_fill(&reg[1], 5, run->fill);
                 n = run->insns;
                 if (fault) {
-                    FAIL(NVME_BPF_EHELPER);
+                    FAIL(BPF_VM_EHELPER);
                 }
                 if (run->stop) {
                     FAIL(run->stop);
@@ -893,23 +892,23 @@ NvmeBpfError nvme_bpf_run(const NvmeBpfProg *prog, NvmeBpfRun *run)
 
 out:
     run->insns = n;
-    regions[0] = (NvmeBpfRegion) {};
+    regions[0] = (BpfVmRegion) {};
     return run->error;
 }
 
 /*
- * The helpers of block/nvme-bpf.h
+ * Helpers a caller may offer, under numbers of its choosing
  */
 
 /*
- * The helpers work in pieces of NVME_BPF_HELPER_CHUNK bytes and count as
+ * The helpers work in pieces of BPF_VM_HELPER_CHUNK bytes and count as
  * one instruction for 8 bytes copied or set, one for a byte of CRC.
  */
-static uint64_t helper_memcpy(NvmeBpfRun *run, const uint64_t *args,
+uint64_t bpf_vm_helper_memcpy(BpfVmRun *run, const uint64_t *args,
                               bool *fault)
 {
-    uint8_t *dst = nvme_bpf_mem(run, args[0], args[2], true);
-    uint8_t *src = nvme_bpf_mem(run, args[1], args[2], false);
+    uint8_t *dst = bpf_vm_mem(run, args[0], args[2], true);
+    uint8_t *src = bpf_vm_mem(run, args[1], args[2], false);
     uint64_t len = args[2], off, n;
 
     if (!dst || !src) {
@@ -919,23 +918,23 @@ static uint64_t helper_memcpy(NvmeBpfRun *run, const uint64_t *args,
 
     /* front to back, or back to front when the destination is above */
     for (off = 0; off < len; off += n) {
-        n = MIN(len - off, NVME_BPF_HELPER_CHUNK);
+        n = MIN(len - off, BPF_VM_HELPER_CHUNK);
         if (dst > src) {
             memmove(dst + len - off - n, src + len - off - n, n);
         } else {
             memmove(dst + off, src + off, n);
         }
-        if (!nvme_bpf_work(run, DIV_ROUND_UP(n, 8))) {
+        if (!bpf_vm_work(run, DIV_ROUND_UP(n, 8))) {
             break;
         }
     }
     return 0;
 }
 
-static uint64_t helper_memset(NvmeBpfRun *run, const uint64_t *args,
+uint64_t bpf_vm_helper_memset(BpfVmRun *run, const uint64_t *args,
                               bool *fault)
 {
-    uint8_t *dst = nvme_bpf_mem(run, args[0], args[2], true);
+    uint8_t *dst = bpf_vm_mem(run, args[0], args[2], true);
     uint64_t len = args[2], off, n;
 
     if (!dst) {
@@ -944,19 +943,19 @@ static uint64_t helper_memset(NvmeBpfRun *run, const uint64_t *args,
     }
 
     for (off = 0; off < len; off += n) {
-        n = MIN(len - off, NVME_BPF_HELPER_CHUNK);
+        n = MIN(len - off, BPF_VM_HELPER_CHUNK);
         memset(dst + off, args[1], n);
-        if (!nvme_bpf_work(run, DIV_ROUND_UP(n, 8))) {
+        if (!bpf_vm_work(run, DIV_ROUND_UP(n, 8))) {
             break;
         }
     }
     return 0;
 }
 
-static uint64_t helper_crc32c(NvmeBpfRun *run, const uint64_t *args,
+uint64_t bpf_vm_helper_crc32c(BpfVmRun *run, const uint64_t *args,
                               bool *fault)
 {
-    const uint8_t *src = nvme_bpf_mem(run, args[1], args[2], false);
+    const uint8_t *src = bpf_vm_mem(run, args[1], args[2], false);
     uint64_t len = args[2], off, n;
     /* crc32c() inverts its result only: invert the seed for chaining */
     uint32_t crc = args[0];
@@ -967,22 +966,11 @@ static uint64_t helper_crc32c(NvmeBpfRun *run, const uint64_t *args,
     }
 
     for (off = 0; off < len; off += n) {
-        n = MIN(len - off, NVME_BPF_HELPER_CHUNK);
+        n = MIN(len - off, BPF_VM_HELPER_CHUNK);
         crc = crc32c(crc ^ 0xffffffff, src + off, n);
-        if (!nvme_bpf_work(run, n)) {
+        if (!bpf_vm_work(run, n)) {
             break;
         }
     }
     return crc;
 }
-
-static const NvmeBpfHelper nvme_bpf_std_table[] = {
-    [NVME_BPF_HELPER_MEMCPY] = { "memcpy", 3, helper_memcpy },
-    [NVME_BPF_HELPER_MEMSET] = { "memset", 3, helper_memset },
-    [NVME_BPF_HELPER_CRC32C] = { "crc32c", 3, helper_crc32c },
-};
-
-const NvmeBpfHelpers nvme_bpf_std_helpers = {
-    .table = nvme_bpf_std_table,
-    .count = ARRAY_SIZE(nvme_bpf_std_table),
-};

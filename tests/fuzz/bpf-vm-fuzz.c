@@ -1,6 +1,6 @@
 /*
- * libFuzzer target for the NVMe eBPF machine (hw/nvme/bpf-vm.c): the
- * verifier, then the interpreter, on arbitrary programs.
+ * libFuzzer target for the eBPF machine (util/bpf-vm.c): the verifier,
+ * then the interpreter, on arbitrary programs.
  *
  * Input: one byte N, then N + 1 eBPF instructions (8 bytes each), then up
  * to 256 bytes that fill the program's memory: a read-only context region
@@ -17,24 +17,35 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/nvme/bpf-vm.h"
+#include "qemu/bpf-vm.h"
 
 #define MEM_LEN     256
 #define BUDGET      100000
 
+static const BpfVmHelper fuzz_helper_table[] = {
+    [1] = { "memcpy", 3, bpf_vm_helper_memcpy },
+    [2] = { "memset", 3, bpf_vm_helper_memset },
+    [3] = { "crc32c", 3, bpf_vm_helper_crc32c },
+};
+
+static const BpfVmHelpers fuzz_helpers = {
+    .table = fuzz_helper_table,
+    .count = ARRAY_SIZE(fuzz_helper_table),
+};
+
 typedef struct Outcome {
-    NvmeBpfError    error;
+    BpfVmError      error;
     uint64_t        r0;
     uint32_t        pc;
     uint8_t         ctx[MEM_LEN];
     uint8_t         range[MEM_LEN];
 } Outcome;
 
-static void run_once(const NvmeBpfProg *prog, const uint8_t *mem,
+static void run_once(const BpfVmProg *prog, const uint8_t *mem,
                      size_t len, uint64_t fill, Outcome *o)
 {
-    NvmeBpfRegion regions[3] = {};
-    NvmeBpfRun run = {
+    BpfVmRegion regions[3] = {};
+    BpfVmRun run = {
         .regions = regions,
         .nregions = 3,
         .budget = BUDGET,
@@ -44,15 +55,15 @@ static void run_once(const NvmeBpfProg *prog, const uint8_t *mem,
     memset(o, 0, sizeof(*o));
     memcpy(o->ctx, mem, len);
     memcpy(o->range, mem, len);
-    regions[1] = (NvmeBpfRegion) { o->ctx, MEM_LEN, false };
-    regions[2] = (NvmeBpfRegion) { o->range, MEM_LEN, true };
+    regions[1] = (BpfVmRegion) { o->ctx, MEM_LEN, false };
+    regions[2] = (BpfVmRegion) { o->range, MEM_LEN, true };
     /* r1: the context; r2-r5 are not set at entry */
-    run.args[0] = nvme_bpf_addr(1, 0);
+    run.args[0] = bpf_vm_addr(1, 0);
     for (int i = 1; i < 5; i++) {
         run.args[i] = fill;
     }
 
-    o->error = nvme_bpf_run(prog, &run);
+    o->error = bpf_vm_run(prog, &run);
     o->r0 = o->error ? 0 : run.r0;
     o->pc = o->error ? run.pc : 0;
 }
@@ -62,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     g_autofree char *why = NULL;
-    NvmeBpfProg *prog;
+    BpfVmProg *prog;
     size_t len;
     Outcome a, b;
 
@@ -70,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return -1;
     }
     len = (data[0] + 1) * 8;
-    prog = nvme_bpf_load(data + 1, len, &nvme_bpf_std_helpers, 1 << 1, &why);
+    prog = bpf_vm_load(data + 1, len, &fuzz_helpers, 1 << 1, &why);
     if (!prog) {
         return 0;
     }
@@ -86,6 +97,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 a.error, b.error, a.r0, b.r0, a.pc, b.pc);
         abort();
     }
-    nvme_bpf_free(prog);
+    bpf_vm_free(prog);
     return 0;
 }
