@@ -951,7 +951,7 @@ static uint16_t nvme_cp_identify_ns(NvmeCtrl *n, NvmeNamespace *ns,
 /* compute=on implies slm=on, unless the subsystem has an SLM */
 static void nvme_cp_prepare_ctrl(NvmeCtrl *n)
 {
-    if (n->params.compute && !n->subsys->slm.dev) {
+    if (n->params.compute && !nvme_subsys_has_slm(n->subsys)) {
         n->params.slm = true;
     }
 }

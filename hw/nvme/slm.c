@@ -207,22 +207,41 @@ static uint16_t nvme_slm_submit(NvmeRequest *req, NvmeSlmSeg *segs,
  * Memory namespace I/O commands
  */
 
-/* A host access of @len bytes at @sb of memory namespace @ns. */
+/*
+ * Whether @len bytes at byte @sb of memory namespace @ns are inside it, in
+ * multiples of @gran, and not none
+ */
+static bool nvme_mem_aligned(NvmeNamespace *ns, uint64_t sb, uint64_t len,
+                             uint64_t gran)
+{
+    if (!len || sb % gran || len % gran) {
+        trace_pci_nvme_err_mem_align(nvme_nsid(ns), sb, len, gran);
+        return false;
+    }
+    return true;
+}
+
+static bool nvme_mem_inside(NvmeNamespace *ns, uint64_t sb, uint64_t len)
+{
+    uint64_t size = nvme_mem_size(ns);
+
+    if (sb > size || len > size - sb) {
+        trace_pci_nvme_err_mem_range(nvme_nsid(ns), sb, len, size);
+        return false;
+    }
+    return true;
+}
+
+/* A host access of @len bytes at @sb of memory namespace @ns */
 static uint16_t nvme_mem_check_range(NvmeNamespace *ns, uint64_t sb,
                                      uint64_t len)
 {
-    if (!len || !QEMU_IS_ALIGNED(sb, NVME_SLM_HOST_ALIGN) ||
-        !QEMU_IS_ALIGNED(len, NVME_SLM_HOST_ALIGN)) {
-        trace_pci_nvme_err_mem_align(nvme_nsid(ns), sb, len);
+    if (!nvme_mem_aligned(ns, sb, len, NVME_SLM_HOST_ALIGN)) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
-
-    if (sb > nvme_mem_size(ns) || len > nvme_mem_size(ns) - sb) {
-        trace_pci_nvme_err_mem_range(nvme_nsid(ns), sb, len,
-                                     nvme_mem_size(ns));
+    if (!nvme_mem_inside(ns, sb, len)) {
         return NVME_LBA_RANGE | NVME_DNR;
     }
-
     return NVME_SUCCESS;
 }
 
@@ -231,7 +250,6 @@ uint16_t nvme_mem_window(NvmeCtrl *n, NvmeNamespace *user, uint32_t nsid,
                          uint16_t range_status, NvmeMemWindow *w)
 {
     NvmeNamespace *ns = nsid <= NVME_MAX_NAMESPACES ? nvme_ns(n, nsid) : NULL;
-    uint64_t size;
 
     if (!ns || ns->csi != NVME_CSI_SLM) {
         return NVME_INVALID_MEMORY_NS | NVME_DNR;
@@ -242,9 +260,8 @@ uint16_t nvme_mem_window(NvmeCtrl *n, NvmeNamespace *user, uint32_t nsid,
         return NVME_NS_NOT_REACHABLE | NVME_DNR;
     }
 
-    size = nvme_mem_size(ns);
-    if (!len || sb % gran || len % gran || sb > size || len > size - sb) {
-        trace_pci_nvme_err_mem_range(nsid, sb, len, size);
+    if (!nvme_mem_aligned(ns, sb, len, gran) ||
+        !nvme_mem_inside(ns, sb, len)) {
         return range_status;
     }
 
@@ -690,7 +707,7 @@ static void nvme_slm_init_ctrl(NvmeCtrl *n)
 {
     uint16_t ocfs = le16_to_cpu(n->id_ctrl.ocfs);
 
-    if (n->subsys->slm.dev) {
+    if (nvme_subsys_has_slm(n->subsys)) {
         n->id_ctrl.crcap |= NVME_CRCAP_RRSUP;
         n->id_ctrl.ocfs = cpu_to_le16(ocfs | NVME_OCFS_COPY_FORMAT_4);
     }

@@ -41,6 +41,12 @@ uint16_t nvme_mem_window(NvmeCtrl *n, NvmeNamespace *user, uint32_t nsid,
                          uint64_t sb, uint64_t len, uint64_t gran,
                          uint16_t range_status, NvmeMemWindow *w);
 
+/* Whether subsystem @subsys has an SLM */
+static inline bool nvme_subsys_has_slm(NvmeSubsystem *subsys)
+{
+    return subsys->slm.dev;
+}
+
 /* A reference to the SLM of @subsys, which keeps its mappings valid */
 Object *nvme_slm_ref(NvmeSubsystem *subsys);
 
