@@ -13,7 +13,9 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
 pattern=${1:-}
+# a run against another build keeps its logs there
 logs=$build/test-logs
+[ -z "${QEMU_BUILD:-}" ] || logs=$QEMU_BUILD/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
 passed=0 failed=0 n=0

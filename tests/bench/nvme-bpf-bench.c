@@ -2,7 +2,7 @@
  * Throughput of the NVMe eBPF virtual machine against native C
  *
  * The sum and filter programs of tests/qtest/nvme-bpf, built with clang
- * -target bpf, run on the machine of hw/nvme/bpf-vm.c over a buffer in
+ * -target bpf, run on the machine of util/bpf-vm.c over a buffer in
  * memory; the same computations, compiled by the host compiler, run on the
  * same buffer.  Each is repeated and its best time kept; the results must
  * agree.  Prints MB/s, instructions per second and the ratio VM / native.

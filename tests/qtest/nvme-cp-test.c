@@ -1232,7 +1232,7 @@ enum {
     MEMSET_FOREVER, CRC32C_FOREVER,
 };
 
-/* BpfVmError of hw/nvme/bpf-vm.h, in completion dword 1 */
+/* BpfVmError of qemu/bpf-vm.h, in completion dword 1 */
 #define BPF_EACCESS     1
 #define BPF_EHELPER     4
 
