@@ -20,7 +20,7 @@
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "libqos/libqos-pc.h"
-#include "libqos/nvme.h"
+#include "libqos/nvme-vfu.h"
 #include "block/nvme-csd.h"
 
 #define IMAGE_SIZE      (64 * MiB)

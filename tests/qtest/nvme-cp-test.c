@@ -15,6 +15,7 @@
 #include "libqtest.h"
 #include "libqos/qgraph.h"
 #include "libqos/nvme-csd.h"
+#include "libqos/nvme-vfu.h"
 #include "block/nvme-csd.h"
 #include "nvme-bpf-progs.h"
 

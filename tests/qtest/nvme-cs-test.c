@@ -12,7 +12,7 @@
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "libqos/qgraph.h"
-#include "libqos/nvme.h"
+#include "libqos/nvme-vfu.h"
 
 #define IMAGE_SIZE      (4 * MiB)
 #define ZONE_SIZE       (1 * MiB)

@@ -11,7 +11,7 @@
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "libqos/qgraph.h"
-#include "libqos/nvme.h"
+#include "libqos/nvme-vfu.h"
 
 #define TEST_IMAGE_SIZE     (4 * MiB)
 #define TEST_LBA_SIZE       512

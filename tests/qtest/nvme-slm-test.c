@@ -15,6 +15,7 @@
 #include "libqos/qgraph.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/nvme-csd.h"
+#include "libqos/nvme-vfu.h"
 #include "block/nvme-csd.h"
 
 #define IMAGE_SIZE      (4 * MiB)

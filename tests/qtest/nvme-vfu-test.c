@@ -15,7 +15,7 @@
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "libqos/qgraph.h"
-#include "libqos/nvme.h"
+#include "libqos/nvme-vfu.h"
 #include "hw/pci/pci_regs.h"
 #include "block/nvme-csd.h"
 
