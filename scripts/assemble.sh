@@ -50,7 +50,12 @@ else
 fi
 
 for p in $(series_patches); do
-    if ! g am -q --keep-cr "$top/patches/$p"; then
+    # our new files are linked in as they are, whatever a patch does to them
+    excl=()
+    while read -r f; do
+        excl+=("--exclude=$f")
+    done < <(patch_deltas "$top/patches/$p")
+    if ! g am -q --keep-cr "${excl[@]}" "$top/patches/$p"; then
         g am --abort || true
         die "patches/$p does not apply"
     fi

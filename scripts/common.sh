@@ -36,6 +36,24 @@ queue_hash() {
         sha256sum | cut -d' ' -f1
 }
 
+# Our new files that patch file $1 changes.  A new file enters the series
+# whole at the patch that patches/series names it with; a later patch may
+# change it (a delta), so that a file can grow over several patches.  The
+# repository holds each file as it is after the last of them: build/qemu
+# applies the queue without the deltas, and the exported series starts
+# each file from its state with the later deltas taken back.
+patch_deltas() {
+    local f d
+    sed -n 's|^diff --git a/\(.*\) b/.*|\1|p' "$1" | sort -u |
+        while read -r f; do
+            for d in $OVERLAY_DIRS; do
+                if [[ $f == "$d"/* ]] && [ -f "$top/$f" ]; then
+                    echo "$f"
+                fi
+            done
+        done
+}
+
 # Our new files, relative to the top (tracked or not yet added).
 overlay_files() {
     # shellcheck disable=SC2086

@@ -35,11 +35,31 @@ fi
 # Keep the new-file columns of patches/series: a patch keeps its files while
 # its subject stays the same (its number may change).
 old=$(mktemp)
-trap 'rm -f "$old"' EXIT
+# The changes a patch makes to our new files (patch_deltas) are not in
+# build/qemu's commits: the patch keeps them, likewise by subject.
+deltas=$(mktemp -d)
+trap 'rm -rf "$old" "$deltas"' EXIT
 series_lines > "$old"
+for f in "$top"/patches/*.patch; do
+    [ -f "$f" ] || continue
+    ours=$(patch_deltas "$f" | tr '\n' ' ')
+    [ -n "$ours" ] || continue
+    p=${f##*/}
+    awk -v ours="$ours" '
+        BEGIN { n = split(ours, a, " "); for (i = 1; i <= n; i++) is[a[i]] = 1 }
+        /^diff --git a\// { keep = (substr($3, 3) in is) }
+        keep' "$f" > "$deltas/${p#[0-9][0-9][0-9][0-9]-}"
+done
 rm -f "$top"/patches/*.patch
 g format-patch -q --no-signature --zero-commit --no-numbered \
     -o "$top/patches" pristine..HEAD
+for f in "$top"/patches/*.patch; do
+    p=${f##*/}
+    d=$deltas/${p#[0-9][0-9][0-9][0-9]-}
+    if [ -f "$d" ]; then
+        cat "$d" >> "$f"
+    fi
+done
 {
     sed -n '/^#/p' "$top/patches/series"
     for f in "$top"/patches/*.patch; do

@@ -30,6 +30,24 @@ check_files() {
         die "patches/series names files the repository lacks:" $extra
 }
 
+# Our new files as the patch that adds them has them, in $1: each file as
+# it is, with the changes later patches make to it (patch_deltas) taken
+# back, the last first.
+initial_versions() {
+    local dir=$1 p f
+    for p in $(series_patches | tac); do
+        while read -r f; do
+            if [ ! -f "$dir/$f" ]; then
+                mkdir -p "$(dirname "$dir/$f")"
+                cp "$top/$f" "$dir/$f"
+            fi
+            (cd "$dir" && git apply -R --include="$f" "$top/patches/$p") ||
+                die "patches/$p: its change to $f does not undo on $f as" \
+                    "it is; make the patch's change to $f match the file"
+        done < <(patch_deltas "$top/patches/$p")
+    done
+}
+
 fresh_tree() {
     rm -rf "$tree"
     git clone -q --no-checkout "$qemu" "$tree"
@@ -37,23 +55,33 @@ fresh_tree() {
 }
 
 export_series() {
-    local p f
+    local p f src
     [ -f "$build/src/.csd-base" ] || "$top/configure"
     "$top/scripts/assemble.sh"
     check_files
+    # outside any git work tree, for git apply
+    initial=$(mktemp -d /tmp/csd-initial.XXXXXX)
+    trap 'rm -rf "$initial"' EXIT
+    initial_versions "$initial"
     fresh_tree
     while read -r p files; do
         g am -q --keep-cr "$top/patches/$p" ||
             die "patches/$p does not apply"
         for f in $files; do
             mkdir -p "$(dirname "$tree/$f")"
-            cp "$top/$f" "$tree/$f"
+            src=$top/$f
+            [ -f "$initial/$f" ] && src=$initial/$f
+            cp "$src" "$tree/$f"
             g add -f "$f"
         done
         if [ -n "$files" ]; then
             g commit -q --amend --no-edit
         fi
     done < <(series_lines)
+    while read -r f; do
+        cmp -s "$top/$f" "$tree/$f" ||
+            die "$f at the end of the series differs from the repository's"
+    done < <(overlay_files)
     rm -rf "$out"
     g format-patch -q --no-signature -o "$out" pristine..series
     echo "wrote $(ls "$out" | wc -l) patches to build/series"

@@ -3,10 +3,10 @@
  *
  * A compute namespace (nvme-compute-ns) holds program slots: the first are
  * the device-defined programs of cp-programs.c, the others take downloaded
- * eBPF programs, verified when their last byte arrives and run by the
- * machine of bpf-vm.c.  A host activates a program, describes the memory
- * of the subsystem local memory it may use with a memory range set (its
- * ranges mapped through the memory window of slm.h), and runs it with
+ * eBPF programs, verified when their last byte arrives and run by the eBPF
+ * machine of util/bpf-vm.c.  A host activates a program, describes the
+ * memory of the subsystem local memory it may use with a memory range set
+ * (its ranges mapped through the memory window of slm.h), and runs it with
  * Execute Program.  Programs run on compute engines (worker threads of the
  * namespace), never on the main loop, within a time budget, and stop when
  * the command is aborted or its queue deleted.
