@@ -897,14 +897,14 @@ out:
 }
 
 /*
- * Helpers a caller may offer, under numbers of its choosing
+ * The standard helpers
  */
 
 /*
  * The helpers work in pieces of BPF_VM_HELPER_CHUNK bytes and count as
  * one instruction for 8 bytes copied or set, one for a byte of CRC.
  */
-uint64_t bpf_vm_helper_memcpy(BpfVmRun *run, const uint64_t *args,
+static uint64_t helper_memcpy(BpfVmRun *run, const uint64_t *args,
                               bool *fault)
 {
     uint8_t *dst = bpf_vm_mem(run, args[0], args[2], true);
@@ -931,7 +931,7 @@ uint64_t bpf_vm_helper_memcpy(BpfVmRun *run, const uint64_t *args,
     return 0;
 }
 
-uint64_t bpf_vm_helper_memset(BpfVmRun *run, const uint64_t *args,
+static uint64_t helper_memset(BpfVmRun *run, const uint64_t *args,
                               bool *fault)
 {
     uint8_t *dst = bpf_vm_mem(run, args[0], args[2], true);
@@ -952,7 +952,7 @@ uint64_t bpf_vm_helper_memset(BpfVmRun *run, const uint64_t *args,
     return 0;
 }
 
-uint64_t bpf_vm_helper_crc32c(BpfVmRun *run, const uint64_t *args,
+static uint64_t helper_crc32c(BpfVmRun *run, const uint64_t *args,
                               bool *fault)
 {
     const uint8_t *src = bpf_vm_mem(run, args[1], args[2], false);
@@ -974,3 +974,14 @@ uint64_t bpf_vm_helper_crc32c(BpfVmRun *run, const uint64_t *args,
     }
     return crc;
 }
+
+static const BpfVmHelper bpf_vm_std_table[] = {
+    [BPF_VM_HELPER_MEMCPY] = { "memcpy", 3, helper_memcpy },
+    [BPF_VM_HELPER_MEMSET] = { "memset", 3, helper_memset },
+    [BPF_VM_HELPER_CRC32C] = { "crc32c", 3, helper_crc32c },
+};
+
+const BpfVmHelpers bpf_vm_std_helpers = {
+    .table = bpf_vm_std_table,
+    .count = ARRAY_SIZE(bpf_vm_std_table),
+};

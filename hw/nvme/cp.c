@@ -189,17 +189,10 @@ enum {
     NVME_CP_BPF_RANGE0  = 3,
 };
 
-/* The helpers of block/nvme-bpf.h */
-static const BpfVmHelper nvme_bpf_helper_table[] = {
-    [NVME_BPF_HELPER_MEMCPY] = { "memcpy", 3, bpf_vm_helper_memcpy },
-    [NVME_BPF_HELPER_MEMSET] = { "memset", 3, bpf_vm_helper_memset },
-    [NVME_BPF_HELPER_CRC32C] = { "crc32c", 3, bpf_vm_helper_crc32c },
-};
-
-static const BpfVmHelpers nvme_bpf_helpers = {
-    .table = nvme_bpf_helper_table,
-    .count = ARRAY_SIZE(nvme_bpf_helper_table),
-};
+/* The helpers of block/nvme-bpf.h are the machine's standard ones */
+QEMU_BUILD_BUG_ON(NVME_BPF_HELPER_MEMCPY != BPF_VM_HELPER_MEMCPY);
+QEMU_BUILD_BUG_ON(NVME_BPF_HELPER_MEMSET != BPF_VM_HELPER_MEMSET);
+QEMU_BUILD_BUG_ON(NVME_BPF_HELPER_CRC32C != BPF_VM_HELPER_CRC32C);
 
 static int nvme_cp_bpf_poll(void *opaque)
 {
@@ -613,7 +606,7 @@ static uint16_t nvme_cp_load_chunk(NvmeCtrl *n, NvmeRequest *req,
         return NVME_SUCCESS;
     }
 
-    slot->bpf = bpf_vm_load(slot->load, psize, &nvme_bpf_helpers,
+    slot->bpf = bpf_vm_load(slot->load, psize, &bpf_vm_std_helpers,
                             1 << 1, &why);
     g_free(slot->load);
     slot->load = NULL;

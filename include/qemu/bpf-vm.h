@@ -138,19 +138,21 @@ static inline uint64_t bpf_vm_addr(unsigned region, uint64_t off)
 const char *bpf_vm_strerror(BpfVmError err);
 
 /*
- * Helpers for a caller's table, each taking three arguments.  One given
- * memory outside the program's faults, which stops it like a bad load.
+ * The standard helpers, numbered as here, each taking three arguments; a
+ * caller may offer them (bpf_vm_std_helpers) or a table of its own.  One
+ * given memory outside the program's faults, which stops it like a bad
+ * load.  They count one instruction per 8 bytes copied or set, one per
+ * byte of CRC.
  *
  * memcpy(dst, src, len): copy @len bytes (which may overlap); 0.
  * memset(dst, c, len): set @len bytes at @dst to @c; 0.
  * crc32c(crc, src, len): the CRC-32C of @len bytes at @src, continuing
  * from @crc (0 to start: crc32c(crc32c(0, a), b) is that of a then b).
  */
-uint64_t bpf_vm_helper_memcpy(BpfVmRun *run, const uint64_t *args,
-                              bool *fault);
-uint64_t bpf_vm_helper_memset(BpfVmRun *run, const uint64_t *args,
-                              bool *fault);
-uint64_t bpf_vm_helper_crc32c(BpfVmRun *run, const uint64_t *args,
-                              bool *fault);
+#define BPF_VM_HELPER_MEMCPY    1
+#define BPF_VM_HELPER_MEMSET    2
+#define BPF_VM_HELPER_CRC32C    3
+
+extern const BpfVmHelpers bpf_vm_std_helpers;
 
 #endif /* QEMU_BPF_VM_H */

@@ -26,18 +26,6 @@
 #define FIELD_OFF   4
 #define THRESHOLD   0xc0000000u
 
-/* The helpers of block/nvme-bpf.h, as the compute namespace offers them */
-static const BpfVmHelper nvme_bpf_helper_table[] = {
-    [NVME_BPF_HELPER_MEMCPY] = { "memcpy", 3, bpf_vm_helper_memcpy },
-    [NVME_BPF_HELPER_MEMSET] = { "memset", 3, bpf_vm_helper_memset },
-    [NVME_BPF_HELPER_CRC32C] = { "crc32c", 3, bpf_vm_helper_crc32c },
-};
-
-static const BpfVmHelpers nvme_bpf_helpers = {
-    .table = nvme_bpf_helper_table,
-    .count = ARRAY_SIZE(nvme_bpf_helper_table),
-};
-
 typedef struct Bench {
     uint8_t     *in;
     uint8_t     *out;
@@ -88,7 +76,7 @@ static void vm_init(VmRun *v, const uint8_t *code, size_t size, Bench *b,
     size_t ctx_len = sizeof(*v->ctx) + 2 * sizeof(struct nvme_bpf_range);
     g_autofree char *why = NULL;
 
-    v->prog = bpf_vm_load(code, size, &nvme_bpf_helpers, 1 << 1, &why);
+    v->prog = bpf_vm_load(code, size, &bpf_vm_std_helpers, 1 << 1, &why);
     if (!v->prog) {
         fprintf(stderr, "program refused: %s\n", why);
         exit(1);

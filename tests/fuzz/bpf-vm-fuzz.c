@@ -22,17 +22,6 @@
 #define MEM_LEN     256
 #define BUDGET      100000
 
-static const BpfVmHelper fuzz_helper_table[] = {
-    [1] = { "memcpy", 3, bpf_vm_helper_memcpy },
-    [2] = { "memset", 3, bpf_vm_helper_memset },
-    [3] = { "crc32c", 3, bpf_vm_helper_crc32c },
-};
-
-static const BpfVmHelpers fuzz_helpers = {
-    .table = fuzz_helper_table,
-    .count = ARRAY_SIZE(fuzz_helper_table),
-};
-
 typedef struct Outcome {
     BpfVmError      error;
     uint64_t        r0;
@@ -81,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return -1;
     }
     len = (data[0] + 1) * 8;
-    prog = bpf_vm_load(data + 1, len, &fuzz_helpers, 1 << 1, &why);
+    prog = bpf_vm_load(data + 1, len, &bpf_vm_std_helpers, 1 << 1, &why);
     if (!prog) {
         return 0;
     }

@@ -20,18 +20,6 @@
 
 #define REG(r)      (1u << (r))
 
-/* The helpers the programs of these tests call by number */
-static const BpfVmHelper std_helper_table[] = {
-    [1] = { "memcpy", 3, bpf_vm_helper_memcpy },
-    [2] = { "memset", 3, bpf_vm_helper_memset },
-    [3] = { "crc32c", 3, bpf_vm_helper_crc32c },
-};
-
-static const BpfVmHelpers std_helpers = {
-    .table = std_helper_table,
-    .count = ARRAY_SIZE(std_helper_table),
-};
-
 /*
  * Running a program: region 1 is the test's writable memory, region 2 a
  * read-only one.
@@ -79,7 +67,7 @@ static BpfVmError run_asm(const char *text, uint8_t *mem, size_t len,
     TestRun t;
     BpfVmError err;
 
-    prog = load_asm(text, &std_helpers, &why);
+    prog = load_asm(text, &bpf_vm_std_helpers, &why);
     if (!prog) {
         g_test_message("verifier: %s", why);
     }
@@ -212,7 +200,7 @@ static void test_reject(const void *opaque)
         g_byte_array_append(code, c->raw, c->len);
     }
 
-    prog = bpf_vm_load(code->data, code->len, &std_helpers,
+    prog = bpf_vm_load(code->data, code->len, &bpf_vm_std_helpers,
                        REG(1) | REG(2), &why);
     g_assert_null(prog);
     g_test_message("%s", why);
@@ -711,9 +699,9 @@ int main(int argc, char **argv)
     g_test_add_func("/bpf-vm/budget", test_budget);
     g_test_add_func("/bpf-vm/helpers", test_helpers);
 
-    memcpy(conformance_table, std_helpers.table,
+    memcpy(conformance_table, bpf_vm_std_helpers.table,
            MIN(sizeof(conformance_table),
-               std_helpers.count * sizeof(BpfVmHelper)));
+               bpf_vm_std_helpers.count * sizeof(BpfVmHelper)));
     conformance_table[5] = (BpfVmHelper) { "arg", 1, helper_arg };
     if (dir) {
         vectors = add_vectors(dir, "tests", test_vector);
