@@ -3,7 +3,8 @@
 # UBSan):
 #
 #   fuzz.sh bpf SECONDS     the eBPF machine (tests/fuzz/bpf-vm-fuzz.c):
-#                           verifier and interpreter, built from the tree
+#                           verifier, interpreter and JIT (which must
+#                           agree), built from the tree
 #                           on its own; seeded from the unit tests'
 #                           programs and the conformance vectors
 #   fuzz.sh qemu SECONDS    the NVMe controller with compute=on and an
@@ -47,7 +48,7 @@ fuzz_run() {
         echo "fuzz $what: ${runs:-?} executions in $secs s, found nothing"
         return 0
     fi
-    grep -a -m1 -B2 -A20 'ERROR\|depends on unset\|deadly signal' "$log" ||
+    grep -a -m1 -B2 -A20 'ERROR\|depends on unset\|JIT\|deadly signal' "$log" ||
         tail -30 "$log"
     echo "fuzz $what: found a failure after ${runs:-?} executions;" \
          "the input: $(ls -t "$out"/artifacts/"$what"-* 2>/dev/null | head -1)"
@@ -57,10 +58,10 @@ fuzz_run() {
 case $what in
 bpf)
     [ -x "$qemu/build/tests/unit/test-bpf-vm" ] || die "not built; run make"
-    src=(tests/fuzz/bpf-vm-fuzz.c util/bpf-vm.c)
+    src=(tests/fuzz/bpf-vm-fuzz.c util/bpf-vm.c util/bpf-vm-jit.c)
     bin=$out/bpf-vm-fuzz
     if [ ! -x "$bin" ] || [ -n "$(cd "$top" && find "${src[@]}" \
-            include/qemu/bpf-vm.h util/bpf-vm-gen.py \
+            include/qemu/bpf-vm.h util/bpf-vm-int.h util/bpf-vm-gen.py \
             -newer "$bin")" ]; then
         # the machine and the one QEMU utility it needs, built with clang
         clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \

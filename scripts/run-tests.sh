@@ -88,7 +88,7 @@ if [ -z "$pattern" ] || [[ unit/test-bpf-vm == *"$pattern"* ]]; then
         rc=1
     fi
     result $rc "unit tests/unit/test-bpf-vm: $(grep -c '^ok ' "$log") cases; $(
-        sed -n 's/^# conformance: //p' "$log")" "$log"
+        sed -n 's/^# conformance //p' "$log" | tr "\n" " ")" "$log"
 fi
 
 # A short fuzzing run of the eBPF machine (make fuzz runs longer ones)

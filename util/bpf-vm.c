@@ -23,90 +23,7 @@
 #include "qemu/crc32c.h"
 #include "qemu/host-utils.h"
 #include "qemu/bpf-vm.h"
-
-/* Instruction classes, RFC 9669 section 3 */
-#define CLS_LD          0x00
-#define CLS_LDX         0x01
-#define CLS_ST          0x02
-#define CLS_STX         0x03
-#define CLS_ALU         0x04
-#define CLS_JMP         0x05
-#define CLS_JMP32       0x06
-#define CLS_ALU64       0x07
-#define CLS(code)       ((code) & 0x07)
-
-/* Arithmetic and jump instructions: source and operation */
-#define SRC_X           0x08
-#define OP(code)        ((code) & 0xf0)
-
-#define ALU_ADD         0x00
-#define ALU_SUB         0x10
-#define ALU_MUL         0x20
-#define ALU_DIV         0x30
-#define ALU_OR          0x40
-#define ALU_AND         0x50
-#define ALU_LSH         0x60
-#define ALU_RSH         0x70
-#define ALU_NEG         0x80
-#define ALU_MOD         0x90
-#define ALU_XOR         0xa0
-#define ALU_MOV         0xb0
-#define ALU_ARSH        0xc0
-#define ALU_END         0xd0
-
-#define JMP_JA          0x00
-#define JMP_JEQ         0x10
-#define JMP_JGT         0x20
-#define JMP_JGE         0x30
-#define JMP_JSET        0x40
-#define JMP_JNE         0x50
-#define JMP_JSGT        0x60
-#define JMP_JSGE        0x70
-#define JMP_CALL        0x80
-#define JMP_EXIT        0x90
-#define JMP_JLT         0xa0
-#define JMP_JLE         0xb0
-#define JMP_JSLT        0xc0
-#define JMP_JSLE        0xd0
-
-/* Load and store instructions: mode and size */
-#define MODE(code)      ((code) & 0xe0)
-#define MODE_IMM        0x00
-#define MODE_MEM        0x60
-#define MODE_MEMSX      0x80
-#define MODE_ATOMIC     0xc0
-#define SIZE(code)      ((code) & 0x18)
-#define SIZE_W          0x00
-#define SIZE_H          0x08
-#define SIZE_B          0x10
-#define SIZE_DW         0x18
-
-#define ATOMIC_FETCH    0x01
-#define ATOMIC_XCHG     (0xe0 | ATOMIC_FETCH)
-#define ATOMIC_CMPXCHG  (0xf0 | ATOMIC_FETCH)
-
-#define CALL_HELPER     0
-#define CALL_LOCAL      1
-
-#define OPC_LDDW        (CLS_LD | MODE_IMM | SIZE_DW)
-
-#define R0              0
-#define R10             10
-
-typedef struct BpfVmInsn {
-    uint8_t     code;
-    uint8_t     dst;
-    uint8_t     src;
-    int16_t     off;
-    int32_t     imm;
-} BpfVmInsn;
-
-struct BpfVmProg {
-    const BpfVmHelpers *helpers;
-    unsigned    refs;
-    uint32_t    len;
-    BpfVmInsn insns[];
-};
+#include "bpf-vm-int.h"
 
 static const unsigned size_bytes[4] = {
     [SIZE_W >> 3] = 4, [SIZE_H >> 3] = 2, [SIZE_B >> 3] = 1, [SIZE_DW >> 3] = 8,
@@ -141,8 +58,22 @@ BpfVmProg *bpf_vm_ref(BpfVmProg *prog)
 void bpf_vm_free(BpfVmProg *prog)
 {
     if (prog && !--prog->refs) {
+        bpf_vm_jit_free(prog->jit);
         g_free(prog);
     }
+}
+
+bool bpf_vm_jit(BpfVmProg *prog, char **why)
+{
+    if (!prog->jit) {
+        prog->jit = bpf_vm_jit_compile(prog, why);
+    }
+    return prog->jit;
+}
+
+bool bpf_vm_jitted(const BpfVmProg *prog)
+{
+    return prog->jit;
 }
 
 /*
@@ -517,6 +448,7 @@ BpfVmProg *bpf_vm_load(const void *code, size_t size,
     prog->len = n;
     prog->refs = 1;
     prog->helpers = helpers;
+    prog->jit = NULL;
     for (pc = 0; pc < n; pc++) {
         const uint8_t *p = (const uint8_t *)code + pc * 8;
 
@@ -720,36 +652,28 @@ static inline uint64_t ldl_le_u(const void *p)
     return (uint32_t)ldl_le_p(p);
 }
 
-BpfVmError bpf_vm_run(const BpfVmProg *prog, BpfVmRun *run)
+/*
+ * The interpreter from instruction @pc after @n instructions, on registers
+ * @reg; or, with @step, the one instruction at @pc, which neither jumps
+ * nor calls (the JIT leaves the rare ones to it).
+ */
+static inline QEMU_ALWAYS_INLINE
+BpfVmError bpf_exec(const BpfVmProg *prog, BpfVmRun *run, uint64_t *reg,
+                    uint32_t pc, uint64_t n, bool step)
 {
-    uint8_t stack[BPF_VM_STACK_SIZE * BPF_VM_MAX_DEPTH]
-        QEMU_ALIGNED(8);
     BpfVmFrame frames[BPF_VM_MAX_DEPTH];
     const BpfVmInsn *insns = prog->insns, *i = insns;
     BpfVmRegion *regions = run->regions;
     unsigned nregions = run->nregions;
-    uint64_t reg[11];
-    uint64_t n = 0, next = 0;
+    uint64_t next = 0;
     unsigned depth = 0;
-    uint32_t pc = 0;
 
-    memset(stack, 0, sizeof(stack));
-    regions[0] = (BpfVmRegion) {
-        .host = stack, .len = sizeof(stack), .writable = true,
-    };
     run->error = BPF_VM_OK;
-    run->stop = BPF_VM_OK;
-    run->poll_at = BPF_VM_POLL_INSNS;
-    run->r0 = 0;
-    bpf_fill(reg, 11, run->fill);
-    memcpy(&reg[1], run->args, sizeof(run->args));
-    reg[R10] = bpf_vm_addr(0, sizeof(stack));
-
     for (;;) {
         uint64_t src, addr;
 
         i = &insns[pc++];
-        if (unlikely(++n >= next)) {
+        if (!step && unlikely(++n >= next)) {
             /* instruction n is next: check the budget, poll, plan again */
             if (run->budget && n > run->budget) {
                 n--;
@@ -888,11 +812,56 @@ BpfVmError bpf_vm_run(const BpfVmProg *prog, BpfVmRun *run)
             }
             break;
         }
+        if (step) {
+            return BPF_VM_OK;
+        }
     }
 
 out:
-    run->insns = n;
-    regions[0] = (BpfVmRegion) {};
+    if (!step) {
+        run->insns = n;
+    }
+    return run->error;
+}
+
+BpfVmError bpf_vm_interp(const BpfVmProg *prog, BpfVmRun *run,
+                         const uint64_t *reg, uint32_t pc, uint64_t n)
+{
+    uint64_t r[11];
+
+    memcpy(r, reg, sizeof(r));
+    return bpf_exec(prog, run, r, pc, n, false);
+}
+
+BpfVmError bpf_vm_step(const BpfVmProg *prog, BpfVmRun *run, uint64_t *reg,
+                       uint32_t pc)
+{
+    return bpf_exec(prog, run, reg, pc, 0, true);
+}
+
+BpfVmError bpf_vm_run(const BpfVmProg *prog, BpfVmRun *run)
+{
+    uint8_t stack[BPF_VM_STACK_SIZE * BPF_VM_MAX_DEPTH]
+        QEMU_ALIGNED(8);
+    uint64_t reg[11];
+
+    memset(stack, 0, sizeof(stack));
+    run->regions[0] = (BpfVmRegion) {
+        .host = stack, .len = sizeof(stack), .writable = true,
+    };
+    run->stop = BPF_VM_OK;
+    run->poll_at = BPF_VM_POLL_INSNS;
+    run->r0 = 0;
+    bpf_fill(reg, 11, run->fill);
+    memcpy(&reg[1], run->args, sizeof(run->args));
+    reg[R10] = bpf_vm_addr(0, sizeof(stack));
+
+    if (prog->jit && run->nregions <= BPF_VM_MAX_REGIONS) {
+        bpf_vm_jit_run(prog, run, reg);
+    } else {
+        bpf_exec(prog, run, reg, 0, 0, false);
+    }
+    run->regions[0] = (BpfVmRegion) {};
     return run->error;
 }
 
@@ -904,7 +873,7 @@ out:
  * The helpers work in pieces of BPF_VM_HELPER_CHUNK bytes and count as
  * one instruction for 8 bytes copied or set, one for a byte of CRC.
  */
-static uint64_t helper_memcpy(BpfVmRun *run, const uint64_t *args,
+uint64_t bpf_vm_helper_memcpy(BpfVmRun *run, const uint64_t *args,
                               bool *fault)
 {
     uint8_t *dst = bpf_vm_mem(run, args[0], args[2], true);
@@ -976,7 +945,7 @@ static uint64_t helper_crc32c(BpfVmRun *run, const uint64_t *args,
 }
 
 static const BpfVmHelper bpf_vm_std_table[] = {
-    [BPF_VM_HELPER_MEMCPY] = { "memcpy", 3, helper_memcpy },
+    [BPF_VM_HELPER_MEMCPY] = { "memcpy", 3, bpf_vm_helper_memcpy },
     [BPF_VM_HELPER_MEMSET] = { "memset", 3, helper_memset },
     [BPF_VM_HELPER_CRC32C] = { "crc32c", 3, helper_crc32c },
 };

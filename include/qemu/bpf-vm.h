@@ -118,7 +118,33 @@ BpfVmProg *bpf_vm_ref(BpfVmProg *prog);
 void bpf_vm_free(BpfVmProg *prog);
 uint32_t bpf_vm_len(const BpfVmProg *prog);
 
-/* Run @prog; returns run->error and sets run->r0 when it is BPF_VM_OK */
+/*
+ * Compile @prog to machine code of the host, which its runs then use.
+ * False, with *why (to g_free), when the host has no JIT or the code
+ * would exceed BPF_VM_JIT_MAX_CODE bytes: the program keeps running on
+ * the interpreter.  From the thread that loaded it, before it runs.
+ */
+bool bpf_vm_jit(BpfVmProg *prog, char **why);
+bool bpf_vm_jitted(const BpfVmProg *prog);
+
+/* For tests: the machine code of a compiled program, and its length */
+const void *bpf_vm_jit_code(const BpfVmProg *prog, size_t *len);
+
+/* Whether this host has a JIT: x86-64 Linux */
+bool bpf_vm_jit_available(void);
+
+/*
+ * Code of one compiled program at most: 4 MiB, at least 35000
+ * instructions (a checked store of an immediate, the largest, takes
+ * about 120 bytes; most take 10 to 60).
+ */
+#define BPF_VM_JIT_MAX_CODE     (4 << 20)
+
+/*
+ * Run @prog, compiled or not: both engines give the same result, error,
+ * failing instruction, instruction count and memory.  Returns run->error
+ * and sets run->r0 when it is BPF_VM_OK.
+ */
 BpfVmError bpf_vm_run(const BpfVmProg *prog, BpfVmRun *run);
 
 /* The host memory behind @len bytes at program address @addr, or NULL */

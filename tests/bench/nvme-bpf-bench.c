@@ -1,11 +1,13 @@
 /*
  * Throughput of the NVMe eBPF virtual machine against native C
  *
- * The sum and filter programs of tests/qtest/nvme-bpf, built with clang
- * -target bpf, run on the machine of util/bpf-vm.c over a buffer in
- * memory; the same computations, compiled by the host compiler, run on the
- * same buffer.  Each is repeated and its best time kept; the results must
- * agree.  Prints MB/s, instructions per second and the ratio VM / native.
+ * The sum, filter and crc programs of tests/qtest/nvme-bpf, built with
+ * clang -target bpf, run on the machine of util/bpf-vm.c over a buffer in
+ * memory, on its interpreter and (where the host has one) on its JIT; the
+ * same computations, compiled by the host compiler, run on the same
+ * buffer.  The three take turns, REPEAT times, and each keeps its best
+ * time; the results must agree.  Prints MB/s of each and the ratio of
+ * each engine to native C (1: as fast as native).
  *
  *   nvme-bpf-bench [MiB]       (default 64)
  *
@@ -17,6 +19,7 @@
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
 #include "qemu/units.h"
+#include "qemu/crc32c.h"
 #include "block/nvme-bpf.h"
 #include "qemu/bpf-vm.h"
 #include "nvme-bpf-progs.h"
@@ -62,6 +65,11 @@ static uint64_t __attribute__((noinline)) native_filter(Bench *b)
     return count;
 }
 
+static uint64_t __attribute__((noinline)) native_crc(Bench *b)
+{
+    return crc32c(0xffffffff, b->in, b->len);
+}
+
 typedef struct VmRun {
     BpfVmProg               *prog;
     struct nvme_bpf_ctx     *ctx;
@@ -71,7 +79,7 @@ typedef struct VmRun {
 
 /* The context of block/nvme-bpf.h: range 0 the input, 1 the output */
 static void vm_init(VmRun *v, const uint8_t *code, size_t size, Bench *b,
-                    uint64_t cparam1, uint64_t cparam2)
+                    uint64_t cparam1, uint64_t cparam2, bool jit)
 {
     size_t ctx_len = sizeof(*v->ctx) + 2 * sizeof(struct nvme_bpf_range);
     g_autofree char *why = NULL;
@@ -79,6 +87,10 @@ static void vm_init(VmRun *v, const uint8_t *code, size_t size, Bench *b,
     v->prog = bpf_vm_load(code, size, &bpf_vm_std_helpers, 1 << 1, &why);
     if (!v->prog) {
         fprintf(stderr, "program refused: %s\n", why);
+        exit(1);
+    }
+    if (jit && !bpf_vm_jit(v->prog, &why)) {
+        fprintf(stderr, "JIT: %s\n", why);
         exit(1);
     }
 
@@ -117,18 +129,12 @@ static void vm_free(VmRun *v)
     g_free(v->ctx);
 }
 
-/* Best of REPEAT runs of @fn, in seconds; its result in *result */
-static double best(uint64_t (*fn)(void *), void *opaque, uint64_t *result)
+static double seconds(uint64_t (*fn)(void *), void *opaque, uint64_t *result)
 {
-    double t = 1e9;
+    int64_t start = g_get_monotonic_time();
 
-    for (int i = 0; i < REPEAT; i++) {
-        int64_t start = g_get_monotonic_time();
-
-        *result = fn(opaque);
-        t = MIN(t, (g_get_monotonic_time() - start) / 1e6);
-    }
-    return t;
+    *result = fn(opaque);
+    return (g_get_monotonic_time() - start) / 1e6;
 }
 
 static uint64_t run_vm(void *opaque)
@@ -146,29 +152,68 @@ static uint64_t run_native_filter(void *opaque)
     return native_filter(opaque);
 }
 
-static void report(const char *name, Bench *b, VmRun *v,
-                   uint64_t (*native)(void *))
+static uint64_t run_native_crc(void *opaque)
 {
-    uint64_t r_vm, r_native;
-    double t_vm = best(run_vm, v, &r_vm);
-    double t_native = best(native, b, &r_native);
-    double mb = b->len / 1e6;
+    return native_crc(opaque);
+}
 
-    if (r_vm != r_native) {
-        fprintf(stderr, "%s: the VM gives %" PRIu64 ", native C %" PRIu64
-                "\n", name, r_vm, r_native);
-        exit(1);
+typedef struct Program {
+    const char      *name;
+    const uint8_t   *code;
+    size_t          size;
+    uint64_t        (*native)(void *);
+    uint64_t        cparam1, cparam2;
+    uint32_t        nranges;
+} Program;
+
+/* Native, interpreter, JIT: by turns, the best time of each */
+static void report(const Program *p, Bench *b, bool jit)
+{
+    VmRun vm[2] = {};
+    double t[3] = { 1e9, 1e9, 1e9 }, mb = b->len / 1e6;
+    uint64_t r[3];
+
+    for (int e = 0; e <= jit; e++) {
+        vm_init(&vm[e], p->code, p->size, b, p->cparam1, p->cparam2, e);
+        vm[e].ctx->nranges = cpu_to_le32(p->nranges);
     }
-    printf("%-7s %9.0f MB/s %9.0f MB/s %8.1f Minsn/s %7.3f\n", name,
-           mb / t_vm, mb / t_native, v->run.insns / t_vm / 1e6,
-           t_native / t_vm);
+    for (int i = 0; i < REPEAT; i++) {
+        t[0] = MIN(t[0], seconds(p->native, b, &r[0]));
+        for (int e = 0; e <= jit; e++) {
+            t[e + 1] = MIN(t[e + 1], seconds(run_vm, &vm[e], &r[e + 1]));
+            if (r[e + 1] != r[0]) {
+                fprintf(stderr, "%s: the %s gives %" PRIu64 ", native C %"
+                        PRIu64 "\n", p->name, e ? "JIT" : "interpreter",
+                        r[e + 1], r[0]);
+                exit(1);
+            }
+        }
+    }
+    printf("%-7s %8.0f MB/s %8.0f MB/s %6.3f", p->name, mb / t[0],
+           mb / t[1], t[0] / t[1]);
+    if (jit) {
+        printf(" %8.0f MB/s %6.3f", mb / t[2], t[0] / t[2]);
+    }
+    printf("\n");
+    for (int e = 0; e <= jit; e++) {
+        vm_free(&vm[e]);
+    }
 }
 
 int main(int argc, char **argv)
 {
     uint64_t mib = argc > 1 ? g_ascii_strtoull(argv[1], NULL, 0) : 64;
     Bench b = { .len = mib * MiB };
-    VmRun sum = {}, filter = {};
+    bool jit = bpf_vm_jit_available();
+    const Program progs[] = {
+        { "sum", nvme_bpf_sum, sizeof(nvme_bpf_sum), run_native_sum,
+          0, 0, 1 },
+        { "filter", nvme_bpf_filter, sizeof(nvme_bpf_filter),
+          run_native_filter, REC_SIZE, (uint64_t)THRESHOLD << 32 | FIELD_OFF,
+          2 },
+        { "crc32c", nvme_bpf_crc, sizeof(nvme_bpf_crc), run_native_crc,
+          0, 0, 1 },
+    };
     uint32_t seed = 1;
 
     if (!mib || mib > 4095) {
@@ -183,19 +228,21 @@ int main(int argc, char **argv)
         stl_le_p(b.in + i, seed);
     }
 
-    vm_init(&sum, nvme_bpf_sum, sizeof(nvme_bpf_sum), &b, 0, 0);
-    vm_init(&filter, nvme_bpf_filter, sizeof(nvme_bpf_filter), &b, REC_SIZE,
-            (uint64_t)THRESHOLD << 32 | FIELD_OFF);
+    printf("eBPF programs against native C, %" PRIu64 " MiB, best of %d "
+           "(ratio: engine / native)\n", mib, REPEAT);
+    printf("%-7s %13s %13s %6s", "program", "native", "interpreter",
+           "ratio");
+    if (jit) {
+        printf(" %13s %6s", "JIT", "ratio");
+    }
+    printf("\n");
+    for (int i = 0; i < ARRAY_SIZE(progs); i++) {
+        report(&progs[i], &b, jit);
+    }
+    if (!jit) {
+        printf("(no JIT on this host)\n");
+    }
 
-    printf("eBPF VM against native C, %" PRIu64 " MiB, best of %d\n", mib,
-           REPEAT);
-    printf("%-7s %14s %14s %16s %7s\n", "program", "VM", "native",
-           "VM insns", "ratio");
-    report("sum", &b, &sum, run_native_sum);
-    report("filter", &b, &filter, run_native_filter);
-
-    vm_free(&sum);
-    vm_free(&filter);
     g_free(b.in);
     g_free(b.out);
     return 0;

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the eBPF machine (util/bpf-vm.c): the verifier,
- * then the interpreter, on arbitrary programs.
+ * then the interpreter and the JIT, on arbitrary programs.
  *
  * Input: one byte N, then N + 1 eBPF instructions (8 bytes each), then up
  * to 256 bytes that fill the program's memory: a read-only context region
@@ -8,6 +8,9 @@
  * every register it may not read set to different values, under an
  * instruction budget; both runs must end the same way and leave the same
  * memory, else the verifier let a read of an unset register through.
+ * Where the host has a JIT, the program is then compiled and run again:
+ * it must end as on the interpreter (result, error, failing instruction,
+ * instructions counted) and leave the same memory.
  * Built with AddressSanitizer and UndefinedBehaviorSanitizer, so that an
  * access outside what the machine checks is reported too.
  *
@@ -26,6 +29,7 @@ typedef struct Outcome {
     BpfVmError      error;
     uint64_t        r0;
     uint32_t        pc;
+    uint64_t        insns;
     uint8_t         ctx[MEM_LEN];
     uint8_t         range[MEM_LEN];
 } Outcome;
@@ -55,6 +59,7 @@ static void run_once(const BpfVmProg *prog, const uint8_t *mem,
     o->error = bpf_vm_run(prog, &run);
     o->r0 = o->error ? 0 : run.r0;
     o->pc = o->error ? run.pc : 0;
+    o->insns = run.insns;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -84,6 +89,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "the result depends on unset registers: "
                 "error %d/%d r0 0x%" PRIx64 "/0x%" PRIx64 " pc %u/%u\n",
                 a.error, b.error, a.r0, b.r0, a.pc, b.pc);
+        abort();
+    }
+    if (bpf_vm_jit(prog, &why)) {
+        run_once(prog, data, size, 0, &b);
+        if (memcmp(&a, &b, sizeof(a))) {
+            fprintf(stderr, "the JIT differs from the interpreter: "
+                    "error %d/%d r0 0x%" PRIx64 "/0x%" PRIx64 " pc %u/%u "
+                    "insns %" PRIu64 "/%" PRIu64 " memory %s\n",
+                    a.error, b.error, a.r0, b.r0, a.pc, b.pc, a.insns,
+                    b.insns, memcmp(a.ctx, b.ctx, sizeof(a.ctx)) ||
+                    memcmp(a.range, b.range, sizeof(a.range)) ?
+                    "differs" : "same");
+            abort();
+        }
+    } else if (bpf_vm_jit_available()) {
+        fprintf(stderr, "the JIT refused a verified program: %s\n", why);
         abort();
     }
     bpf_vm_free(prog);

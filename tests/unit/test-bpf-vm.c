@@ -6,6 +6,9 @@
  * named by BPF_VM_CONFORMANCE holds tests/ (each vector must give its
  * result) and negative/ (each must be refused: by the assembler, by the
  * verifier, or by a result that differs from the wrong one it states).
+ * Each test that runs programs runs them on the interpreter
+ * (/bpf-vm/interp/...) and, where the host has one, on the JIT
+ * (/bpf-vm/jit/...).
  *
  * Copyright (c) 2026 The QEMU computational storage authors
  *
@@ -44,6 +47,48 @@ static void test_run_init(TestRun *t, uint8_t *mem, size_t len)
     t->run.args[2] = bpf_vm_addr(2, 0);
 }
 
+/* The engine of the test that runs */
+static bool use_jit;
+
+/* Compile @prog when the test runs on the JIT */
+static BpfVmProg *engine(BpfVmProg *prog)
+{
+    g_autofree char *why = NULL;
+
+    if (prog && use_jit && !bpf_vm_jit(prog, &why)) {
+        g_test_message("JIT: %s", why);
+        g_assert_not_reached();
+    }
+    return prog;
+}
+
+typedef struct EngineTest {
+    GTestDataFunc   fn;
+    const void      *data;
+    bool            jit;
+} EngineTest;
+
+static void engine_test(const void *opaque)
+{
+    const EngineTest *e = opaque;
+
+    use_jit = e->jit;
+    e->fn(e->data);
+}
+
+/* Add @fn(@data) as /bpf-vm/ENGINE/@path, for each engine of the host */
+static void add_engines(const char *path, const void *data, GTestDataFunc fn)
+{
+    for (int jit = 0; jit <= bpf_vm_jit_available(); jit++) {
+        g_autofree char *name = g_strdup_printf("/bpf-vm/%s/%s",
+                                                jit ? "jit" : "interp", path);
+        EngineTest *e = g_new(EngineTest, 1);
+
+        *e = (EngineTest) { fn, data, jit };
+        g_test_add_data_func_full(name, e, engine_test, g_free);
+    }
+}
+
 static BpfVmProg *load_asm(const char *text, const BpfVmHelpers *helpers,
                            char **why)
 {
@@ -54,8 +99,8 @@ static BpfVmProg *load_asm(const char *text, const BpfVmHelpers *helpers,
     g_assert_null(err);
     g_assert_nonnull(code);
 
-    return bpf_vm_load(code->data, code->len, helpers,
-                       REG(1) | REG(2) | REG(3), why);
+    return engine(bpf_vm_load(code->data, code->len, helpers,
+                              REG(1) | REG(2) | REG(3), why));
 }
 
 /* Run @text on @len bytes of @mem; the error of the run, r0 in *r0 */
@@ -251,6 +296,10 @@ static const HostileCase hostile_cases[] = {
       "call 2\n exit", 0, BPF_VM_EHELPER },
     { "helper-crc-past-end", "mov %r2, %r1\n mov %r1, 0\n mov %r3, 65\n"
       "call 3\n exit", 0, BPF_VM_EHELPER },
+    { "helper-copies-to-read-only", "mov %r2, %r1\n mov %r1, %r3\n"
+      "mov %r3, 1\n call 1\n exit", 0, BPF_VM_EHELPER },
+    { "helper-copies-past-budget", "mov %r2, %r1\n add %r1, 32\n"
+      "mov %r3, 32\n call 1\n exit", 5, BPF_VM_EBUDGET },
 };
 
 static void test_hostile(const void *opaque)
@@ -279,7 +328,7 @@ static int poll_stop(void *opaque)
 }
 
 /* The poll callback stops a run, after 3 poll intervals exactly */
-static void test_poll(void)
+static void test_poll(const void *opaque)
 {
     g_autofree char *why = NULL;
     BpfVmProg *prog = load_asm("mov %r0, 0\n ja -1", NULL, &why);
@@ -295,7 +344,7 @@ static void test_poll(void)
 }
 
 /* The budget counts instructions: a 4-instruction loop, 1000 times */
-static void test_budget(void)
+static void test_budget(const void *opaque)
 {
     const char *text = "mov %r0, 0\nl:\n add %r0, 1\n jlt %r0, 1000, l\n"
                        "exit";
@@ -310,7 +359,7 @@ static void test_budget(void)
 }
 
 /* The helpers of util/bpf-vm.c, against references computed here */
-static void test_helpers(void)
+static void test_helpers(const void *opaque)
 {
     uint8_t mem[64], ref[64];
     uint32_t crc;
@@ -338,6 +387,101 @@ static void test_helpers(void)
 }
 
 /*
+ * The code of the JIT
+ */
+
+/* The permissions of the mapping at @addr in /proc/self/maps */
+static char *map_perms(const void *addr)
+{
+    g_autofree char *maps = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    g_assert_true(g_file_get_contents("/proc/self/maps", &maps, NULL, NULL));
+    lines = g_strsplit(maps, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+        unsigned long lo, hi;
+        char perms[5];
+
+        if (sscanf(lines[i], "%lx-%lx %4s", &lo, &hi, perms) == 3 &&
+            (uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+            return g_strdup(perms);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Code is never writable and executable at once, and holds no
+ * immediate or offset of the program verbatim (they are blinded)
+ */
+static void test_jit_code(void)
+{
+    static const uint32_t imm[] = {
+        0x5eadbeef, 0x7a5a5a5a, 0x11223344, 0x55667788, 0x13572468,
+        0x00001234,
+    };
+    g_autofree char *text = g_strdup_printf(
+        "mov %%r0, 0x%x\n add %%r0, 0x%x\n lddw %%r2, 0x%x%08x\n"
+        "jeq %%r0, 0x%x, +0\n stdw [%%r1+0x%x], 0\n exit",
+        imm[0], imm[1], imm[2], imm[3], imm[4], imm[5]);
+    g_autofree char *why = NULL, *perms = NULL;
+    BpfVmProg *prog = load_asm(text, NULL, &why);
+    const uint8_t *code;
+    size_t len;
+
+    g_assert_nonnull(prog);
+    g_assert_true(bpf_vm_jit(prog, &why));
+    code = bpf_vm_jit_code(prog, &len);
+    g_assert_nonnull(code);
+    perms = map_perms(code);
+    g_assert_cmpstr(perms, ==, "r-xp");
+
+    for (int i = 0; i < ARRAY_SIZE(imm); i++) {
+        uint8_t le[4];
+        size_t n = imm[i] >> 16 ? 4 : 2;
+
+        stl_le_p(le, imm[i]);
+        g_assert_null(memmem(code, len, le, n));
+    }
+    bpf_vm_free(prog);
+}
+
+/* A program whose code would be too large keeps the interpreter */
+static void test_jit_too_large(void)
+{
+    size_t n = BPF_VM_MAX_INSNS;
+    g_autofree uint8_t *code = g_malloc0(n * 8);
+    g_autofree char *why = NULL;
+    uint8_t mem[64];
+    BpfVmProg *prog;
+    TestRun t;
+
+    /* stdw [r1 + 8], 0x55555555, the largest in code, then exit */
+    for (size_t i = 0; i < n - 2; i++) {
+        code[i * 8] = 0x7a;
+        code[i * 8 + 1] = 1;
+        stw_le_p(code + i * 8 + 2, 8);
+        stl_le_p(code + i * 8 + 4, 0x55555555);
+    }
+    code[(n - 2) * 8] = 0xb7;                       /* mov r0, 7 */
+    code[(n - 2) * 8 + 4] = 7;
+    code[(n - 1) * 8] = 0x95;                       /* exit */
+
+    prog = bpf_vm_load(code, n * 8, NULL, REG(1), &why);
+    g_assert_nonnull(prog);
+    g_assert_false(bpf_vm_jit(prog, &why));
+    g_test_message("%s", why);
+    g_assert_nonnull(strstr(why, "bytes of code"));
+    g_assert_false(bpf_vm_jitted(prog));
+
+    test_run_init(&t, mem, sizeof(mem));
+    g_assert_cmpint(bpf_vm_run(prog, &t.run), ==, BPF_VM_OK);
+    g_assert_cmpint(t.run.r0, ==, 7);
+    g_assert_cmphex(ldq_le_p(mem + 8), ==, 0x55555555);
+    bpf_vm_free(prog);
+}
+
+/*
  * bpf_conformance vectors
  */
 
@@ -358,9 +502,10 @@ static const struct {
                "their target cannot be verified at load" },
 };
 
+/* Of each engine */
 static struct {
     int pass, rejected, refused, other_result;
-} conformance;
+} conformance[2];
 
 static void hex_bytes(GByteArray *out, const char *line)
 {
@@ -474,8 +619,8 @@ static bool vector_run(Vector *v, uint64_t *r0, char **why)
         return false;
     }
 
-    prog = bpf_vm_load(code->data, code->len, &conformance_helpers,
-                       REG(1) | REG(2), why);
+    prog = engine(bpf_vm_load(code->data, code->len, &conformance_helpers,
+                              REG(1) | REG(2), why));
     if (!prog) {
         return false;
     }
@@ -512,7 +657,7 @@ static void test_vector(const void *opaque)
             g_test_message("rejected by design: %s (%s)", by_design[i].why,
                            why);
             g_assert_false(ok);
-            conformance.rejected++;
+            conformance[use_jit].rejected++;
             vector_free(&v);
             return;
         }
@@ -524,7 +669,7 @@ static void test_vector(const void *opaque)
     g_assert_true(ok);
     g_assert_true(v.has_result);
     g_assert_cmphex(r0, ==, v.result);
-    conformance.pass++;
+    conformance[use_jit].pass++;
     vector_free(&v);
 }
 
@@ -541,10 +686,10 @@ static void test_negative_vector(const void *opaque)
         g_assert_true(v.has_result);
         g_assert_cmphex(r0, !=, v.result);
         g_test_message("result 0x%" PRIx64 ", not 0x%" PRIx64, r0, v.result);
-        conformance.other_result++;
+        conformance[use_jit].other_result++;
     } else {
         g_test_message("refused: %s", why);
-        conformance.refused++;
+        conformance[use_jit].refused++;
     }
     vector_free(&v);
 }
@@ -573,10 +718,10 @@ static int add_vectors(const char *dir, const char *sub, GTestDataFunc fn)
         char *file = names->pdata[i];
         g_autofree char *tpath = NULL;
 
-        tpath = g_strdup_printf("/bpf-vm/conformance/%s/%.*s", sub,
+        tpath = g_strdup_printf("conformance/%s/%.*s", sub,
                                 (int)strlen(file) - 5, file);
 
-        g_test_add_data_func(tpath, g_build_filename(path, file, NULL), fn);
+        add_engines(tpath, g_build_filename(path, file, NULL), fn);
         g_free(file);
     }
 
@@ -681,9 +826,8 @@ int main(int argc, char **argv)
     }
 
     for (int i = 0; i < ARRAY_SIZE(class_cases); i++) {
-        snprintf(name, sizeof(name), "/bpf-vm/class/%s",
-                 class_cases[i].name);
-        g_test_add_data_func(name, &class_cases[i], test_class);
+        snprintf(name, sizeof(name), "class/%s", class_cases[i].name);
+        add_engines(name, &class_cases[i], test_class);
     }
     for (int i = 0; i < ARRAY_SIZE(reject_cases); i++) {
         snprintf(name, sizeof(name), "/bpf-vm/verifier/%s",
@@ -691,13 +835,16 @@ int main(int argc, char **argv)
         g_test_add_data_func(name, &reject_cases[i], test_reject);
     }
     for (int i = 0; i < ARRAY_SIZE(hostile_cases); i++) {
-        snprintf(name, sizeof(name), "/bpf-vm/hostile/%s",
-                 hostile_cases[i].name);
-        g_test_add_data_func(name, &hostile_cases[i], test_hostile);
+        snprintf(name, sizeof(name), "hostile/%s", hostile_cases[i].name);
+        add_engines(name, &hostile_cases[i], test_hostile);
     }
-    g_test_add_func("/bpf-vm/poll", test_poll);
-    g_test_add_func("/bpf-vm/budget", test_budget);
-    g_test_add_func("/bpf-vm/helpers", test_helpers);
+    add_engines("poll", NULL, test_poll);
+    add_engines("budget", NULL, test_budget);
+    add_engines("helpers", NULL, test_helpers);
+    if (bpf_vm_jit_available()) {
+        g_test_add_func("/bpf-vm/jit/code", test_jit_code);
+        g_test_add_func("/bpf-vm/jit/too-large", test_jit_too_large);
+    }
 
     memcpy(conformance_table, bpf_vm_std_helpers.table,
            MIN(sizeof(conformance_table),
@@ -711,11 +858,14 @@ int main(int argc, char **argv)
     ret = g_test_run();
 
     if (dir) {
-        printf("# conformance: %d of %d vectors pass, %d rejected by design; "
-               "of %d negative vectors %d refused, %d ran with another "
-               "result than they state\n", conformance.pass, vectors,
-               conformance.rejected, negative, conformance.refused,
-               conformance.other_result);
+        for (int jit = 0; jit <= bpf_vm_jit_available(); jit++) {
+            printf("# conformance (%s): %d of %d vectors pass, %d rejected "
+                   "by design; of %d negative vectors %d refused, %d ran "
+                   "with another result than they state\n",
+                   jit ? "jit" : "interp", conformance[jit].pass, vectors,
+                   conformance[jit].rejected, negative,
+                   conformance[jit].refused, conformance[jit].other_result);
+        }
     }
     return ret;
 }
