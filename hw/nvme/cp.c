@@ -86,6 +86,7 @@ struct NvmeComputeNamespace {
         uint32_t    engines;
         uint32_t    budget_ms;
         uint64_t    budget_insns;
+        OnOffAuto   jit;
     } params;
 
     NvmeCpSlot      *slots;
@@ -616,8 +617,14 @@ static uint16_t nvme_cp_load_chunk(NvmeCtrl *n, NvmeRequest *req,
         return NVME_INVALID_PROG_DATA | NVME_DNR;
     }
 
+    /* the JIT where it is on; a program too large for it is interpreted */
+    if (cp->params.jit != ON_OFF_AUTO_OFF && !bpf_vm_jit(slot->bpf, &why)) {
+        trace_pci_nvme_cp_interpreted(pind, why);
+    }
+
     slot->peocc = NVME_PEOCC_DOWNLOADED;
-    trace_pci_nvme_cp_loaded(pind, bpf_vm_len(slot->bpf), slot->puid);
+    trace_pci_nvme_cp_loaded(pind, bpf_vm_len(slot->bpf), slot->puid,
+                             bpf_vm_jitted(slot->bpf) ? "jit" : "interpreter");
     return NVME_SUCCESS;
 }
 
@@ -1007,6 +1014,11 @@ static void nvme_compute_ns_realize(DeviceState *dev, Error **errp)
                    "in bytes: 2 to 16");
         return;
     }
+    if (cp->params.jit == ON_OFF_AUTO_ON && !bpf_vm_jit_available()) {
+        error_setg(errp, "jit=on: this host has no eBPF JIT (it has one on "
+                   "x86-64 Linux); use jit=auto or jit=off");
+        return;
+    }
     if (cp->params.mrsg > 63) {
         error_setg(errp, "mrsg is the log2 of a granularity in bytes: at "
                    "most 63");
@@ -1093,6 +1105,8 @@ static const Property nvme_compute_ns_props[] = {
                        10000),
     DEFINE_PROP_UINT64("budget-insns", NvmeComputeNamespace,
                        params.budget_insns, 0),
+    DEFINE_PROP_ON_OFF_AUTO("jit", NvmeComputeNamespace, params.jit,
+                            ON_OFF_AUTO_AUTO),
 };
 
 static void nvme_compute_ns_class_init(ObjectClass *oc, const void *data)

@@ -17,6 +17,7 @@
 #include "libqos/nvme-csd.h"
 #include "libqos/nvme-vfu.h"
 #include "block/nvme-csd.h"
+#include "qemu/bpf-vm.h"
 #include "nvme-bpf-progs.h"
 
 #define IMAGE_SIZE      (4 * MiB)
@@ -61,6 +62,33 @@ static void *cp_setup(GString *cmd_line, void *arg)
                     " -device nvme-compute-ns,nsid=5,mrsg=12,budget-ms=200,"
                     "engines=1,budget-insns=1000000,maxpb=4096");
     return arg;
+}
+
+/* The compute namespaces of cp_setup() with jit=@jit */
+static void *cp_setup_engine(GString *cmd_line, void *arg, const char *jit)
+{
+    g_autofree char *opt = g_strdup_printf("nvme-compute-ns,jit=%s,", jit);
+    g_auto(GStrv) parts = NULL;
+    g_autofree char *joined = NULL;
+
+    cp_setup(cmd_line, arg);
+    parts = g_strsplit(cmd_line->str, "nvme-compute-ns,", -1);
+    joined = g_strjoinv(opt, parts);
+    g_string_assign(cmd_line, joined);
+    return arg;
+}
+
+/* Downloaded programs on the JIT (where the host has one) */
+static void *cp_setup_jit(GString *cmd_line, void *arg)
+{
+    return cp_setup_engine(cmd_line, arg,
+                           bpf_vm_jit_available() ? "on" : "auto");
+}
+
+/* ... and on the interpreter */
+static void *cp_setup_interp(GString *cmd_line, void *arg)
+{
+    return cp_setup_engine(cmd_line, arg, "off");
 }
 
 static void start(QNvme *n)
@@ -1701,6 +1729,10 @@ static void test_limits_jobs(void *obj, void *data, QGuestAllocator *alloc)
 #define CP(name, body) \
     { "cp/" name, body, cp_setup, "subsys=subsys0" }
 
+/* Tests of downloaded programs, on @engine: jit or interp */
+#define CP_ON(engine, name, body) \
+    { "cp/" #engine "/" name, body, cp_setup_##engine, "subsys=subsys0" }
+
 static const QNvmeTest nvme_cp_tests[] = {
     CP("identify", test_identify),
     CP("program-list", test_program_list),
@@ -1717,9 +1749,12 @@ static const QNvmeTest nvme_cp_tests[] = {
     { "cp/one-line", test_one_line, image_setup,
       "drive=nvm0,compute=on,slm.size=1M" },
 #if NVME_BPF_PROGS
-    CP("bpf-load", test_bpf_load),
-    CP("bpf-programs", test_bpf_programs),
-    CP("bpf-hostile", test_bpf_hostile),
+    CP_ON(jit, "bpf-load", test_bpf_load),
+    CP_ON(jit, "bpf-programs", test_bpf_programs),
+    CP_ON(jit, "bpf-hostile", test_bpf_hostile),
+    CP_ON(interp, "bpf-load", test_bpf_load),
+    CP_ON(interp, "bpf-programs", test_bpf_programs),
+    CP_ON(interp, "bpf-hostile", test_bpf_hostile),
 #endif
     { "cp/limits-budget", test_limits_budget, cp_limits_setup,
       "subsys=subsys0,mdts=3" },
