@@ -53,9 +53,12 @@ require() {
 }
 
 if [ -z "$pattern" ]; then
-    require /cp/bpf- \
+    require /cp/jit/bpf- \
         "qtest: the eBPF programs of tests/qtest/nvme-bpf were built" \
         "no eBPF qtests: clang was not found when QEMU was configured"
+    require /cp/interp/bpf- \
+        "qtest: the eBPF program tests also run on the interpreter" \
+        "no cp/interp/ qtests"
     require /vfio-user/nvme/ "qtest: the suites also run over vfio-user" \
         "no vfio-user qtests: QEMU lacks x-remote or vfio-user-pci"
 fi

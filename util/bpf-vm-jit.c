@@ -118,11 +118,14 @@ typedef struct Jit {
     size_t          label[L_COUNT];
     GArray          *stubs;         /* JitStub */
     GArray          *stub_addr;     /* size_t, from the first pass */
+    size_t          cap;            /* of buf */
+    size_t          mc_call, mc_done;   /* labels of emit_memcpy() */
 } Jit;
 
 static void emit1(Jit *j, uint8_t b)
 {
-    if (j->buf) {
+    /* past cap only if the passes differ, which bpf_vm_jit_compile sees */
+    if (j->buf && j->len < j->cap) {
         j->buf[j->len] = b;
     }
     j->len++;
@@ -717,6 +720,27 @@ static void emit_memcpy(Jit *j, size_t slow)
     emit_range(j, RDI, true, RAX, slow);
     emit_range(j, RSI, false, RCX, slow);
     emit_rr(j, true, 0x29, T3, LEFT);                   /* sub left, t3 */
+
+    /*
+     * 8 to 16 bytes: two words that may overlap, both loaded before either
+     * is stored, as memmove() copies; jumps to labels of the previous
+     * emission (emit_call_helper() emits this twice)
+     */
+    EMIT_ALIGNED(j, {
+        emit_ri_own(j, true, 7, RDX, 16);
+        emit_branch(j, JCC(CC_A), j->mc_call);
+    });
+    EMIT_ALIGNED(j, {
+        emit_ri_own(j, true, 7, RDX, 8);
+        emit_branch(j, JCC(CC_B), j->mc_call);
+    });
+    emit_rm(j, true, false, 0x8b, T1, RCX, -1, 0);
+    emit_rm_x(j, true, false, 0x8b, T2, RCX, RDX, 1, -8);
+    emit_rm(j, true, false, 0x89, T1, RAX, -1, 0);
+    emit_rm_x(j, true, false, 0x89, T2, RAX, RDX, 1, -8);
+    EMIT_ALIGNED(j, emit_branch(j, OP_JMP, j->mc_done));
+
+    j->mc_call = j->len;
     emit_ctx(j, true, 0x89, LEFT, CTX_OFF(left));
     emit_mov_rr(j, true, RDI, RAX);
     emit_mov_rr(j, true, RSI, RCX);
@@ -728,6 +752,8 @@ static void emit_memcpy(Jit *j, size_t slow)
         emit1(j, 0xd0);
     });
     emit_ctx(j, true, 0x8b, LEFT, CTX_OFF(left));
+
+    j->mc_done = j->len;
     emit_rr(j, false, 0x31, RAX, RAX);                  /* r0 = 0 */
     for (int r = 1; r <= 5; r++) {
         emit_ctx(j, true, 0x8b, xreg[r], CTX_OFF(fill));
@@ -842,7 +868,7 @@ static void emit_c_call(Jit *j, uint32_t (*fn)(BpfJitCtx *))
 {
     emit_spill(j, false);
     emit_mov_rr(j, true, RDI, CTX);
-    emit_ri_own(j, true, 5, RSP, 8);               /* align the stack */
+    emit_ri_own(j, true, 5, RSP, 8);           /* align the stack */
     emit_rex(j, true, 0, 0, RAX, false);       /* movabs rax, fn */
     emit1(j, 0xb8);
     emit8(j, (uintptr_t)fn);
@@ -1019,6 +1045,7 @@ BpfVmJit *bpf_vm_jit_compile(const BpfVmProg *prog, char **why)
     }
     g_array_set_size(stubs, 0);
     j.buf = mem;
+    j.cap = size;
     j.len = 0;
     j.final = true;
     emit_program(&j);

@@ -6,7 +6,7 @@
  * memory, on its interpreter and (where the host has one) on its JIT; the
  * same computations, compiled by the host compiler, run on the same
  * buffer.  The three take turns, REPEAT times, and each keeps its best
- * time; the results must agree.  Prints MB/s of each and the ratio of
+ * time; the results must agree.  Prints GB/s of each and the ratio of
  * each engine to native C (1: as fast as native).
  *
  *   nvme-bpf-bench [MiB]       (default 64)
@@ -170,7 +170,7 @@ typedef struct Program {
 static void report(const Program *p, Bench *b, bool jit)
 {
     VmRun vm[2] = {};
-    double t[3] = { 1e9, 1e9, 1e9 }, mb = b->len / 1e6;
+    double t[3] = { 1e9, 1e9, 1e9 }, gb = b->len / 1e9;
     uint64_t r[3];
 
     for (int e = 0; e <= jit; e++) {
@@ -189,10 +189,10 @@ static void report(const Program *p, Bench *b, bool jit)
             }
         }
     }
-    printf("%-7s %8.0f MB/s %8.0f MB/s %6.3f", p->name, mb / t[0],
-           mb / t[1], t[0] / t[1]);
+    printf("%-7s %7.3f GB/s %7.3f GB/s %6.3f", p->name, gb / t[0],
+           gb / t[1], t[0] / t[1]);
     if (jit) {
-        printf(" %8.0f MB/s %6.3f", mb / t[2], t[0] / t[2]);
+        printf(" %7.3f GB/s %6.3f", gb / t[2], t[0] / t[2]);
     }
     printf("\n");
     for (int e = 0; e <= jit; e++) {
@@ -230,10 +230,10 @@ int main(int argc, char **argv)
 
     printf("eBPF programs against native C, %" PRIu64 " MiB, best of %d "
            "(ratio: engine / native)\n", mib, REPEAT);
-    printf("%-7s %13s %13s %6s", "program", "native", "interpreter",
+    printf("%-7s %12s %12s %6s", "program", "native", "interpreter",
            "ratio");
     if (jit) {
-        printf(" %13s %6s", "JIT", "ratio");
+        printf(" %12s %6s", "JIT", "ratio");
     }
     printf("\n");
     for (int i = 0; i < ARRAY_SIZE(progs); i++) {

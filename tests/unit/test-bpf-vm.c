@@ -378,6 +378,25 @@ static void test_helpers(const void *opaque)
     memset(ref + 60, 0xee, 4);
     g_assert_cmpmem(mem, sizeof(mem), ref, sizeof(ref));
 
+    /* copies of every length up to 24, overlapping either way or not */
+    for (int len = 0; len <= 24; len++) {
+        static const int moves[][2] = { { 0, 5 }, { 7, 1 }, { 0, 32 } };
+
+        for (int m = 0; m < ARRAY_SIZE(moves); m++) {
+            g_autofree char *text = g_strdup_printf(
+                "mov %%r2, %%r1\n add %%r1, %d\n add %%r2, %d\n"
+                "mov %%r3, %d\n call 1\n exit", moves[m][1], moves[m][0],
+                len);
+
+            for (int i = 0; i < sizeof(mem); i++) {
+                mem[i] = ref[i] = i * 13 + len;
+            }
+            g_assert_cmpint(run_ok(text, mem, sizeof(mem)), ==, 0);
+            memmove(ref + moves[m][1], ref + moves[m][0], len);
+            g_assert_cmpmem(mem, sizeof(mem), ref, sizeof(ref));
+        }
+    }
+
     /* crc32c in two pieces equals the CRC-32C of the whole */
     crc = crc32c(0xffffffff, mem, sizeof(mem));
     g_assert_cmphex(run_ok("mov %r6, %r1\n mov %r2, %r1\n mov %r1, 0\n"
