@@ -7,18 +7,22 @@
  * - every load and store is checked against the regions of the run, as
  *   bpf_mem() checks it: a region table of the run gives, for the 4 GiB
  *   window of each region, where its bytes end (0 where it may not be
- *   read, or written) and where its host memory is;
+ *   read, or written) and where its host memory is; r10-relative
+ *   accesses, which the verifier keeps within the frame, need none;
  * - instructions are counted a basic block at a time, at the block's
  *   start.  When a block would take the run past its poll point the code
  *   calls out to poll; past its budget, the interpreter runs the block
  *   from its start, so that the run stops at the same instruction;
  * - the rare instructions (division, sign extension, byte swaps, signed
  *   loads, atomics) and the helpers are run by C functions, those of the
- *   interpreter; local calls keep the interpreter's depth limit;
+ *   interpreter, except copies of up to 4 KiB by the standard memcpy
+ *   helper, made in line with the helper's checks; local calls keep the
+ *   interpreter's depth limit;
  * - code memory is writable while it is written, then read-only and
  *   executable, never both; every immediate and offset of the program is
- *   emitted xored with a random key and decoded at run time (constant
- *   blinding), except shift counts, which are masked to 5 or 6 bits.
+ *   emitted xored with a random key, or as two random parts that add up
+ *   to it, and decoded at run time (constant blinding), except shift
+ *   counts, which are masked to 5 or 6 bits.
  *
  * The code is emitted twice: once to measure it and place every
  * instruction, block and stub, then into memory of that size.
