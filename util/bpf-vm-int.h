@@ -68,6 +68,17 @@
 #define SIZE_B          0x10
 #define SIZE_DW         0x18
 
+/* Bytes of a load or store */
+static inline unsigned bpf_vm_size(uint8_t code)
+{
+    static const unsigned bytes[4] = {
+        [SIZE_W >> 3] = 4, [SIZE_H >> 3] = 2, [SIZE_B >> 3] = 1,
+        [SIZE_DW >> 3] = 8,
+    };
+
+    return bytes[SIZE(code) >> 3];
+}
+
 #define ATOMIC_FETCH    0x01
 #define ATOMIC_XCHG     (0xe0 | ATOMIC_FETCH)
 #define ATOMIC_CMPXCHG  (0xf0 | ATOMIC_FETCH)

@@ -366,6 +366,18 @@ static void emit_nops(Jit *j, unsigned n)
 #define CC_LE       0xe
 #define CC_G        0xf
 
+/* call @fn (movabs rax, fn; call rax): clobbers rax */
+static void emit_call_abs(Jit *j, const void *fn)
+{
+    emit_rex(j, true, 0, 0, RAX, false);
+    emit1(j, 0xb8);
+    emit8(j, (uintptr_t)fn);
+    EMIT_ALIGNED(j, {
+        emit1(j, 0xff);
+        emit1(j, 0xd0);
+    });
+}
+
 /* Code offset of the next stub, which fails @pc with @error */
 static size_t jit_stub(Jit *j, uint32_t pc, uint32_t k, int32_t error)
 {
@@ -409,25 +421,14 @@ static int jit_src(Jit *j, uint8_t r, int tmp)
 }
 
 /*
- * Check @size bytes at register @base + @off against the regions, or
- * branch to fail instruction @pc with BPF_VM_EACCESS.  Returns the
- * register that holds the address; T2 then holds the host address of its
- * region's window, so that [T2 + that register] is the access.
+ * Branch to @fail unless the bytes from register @a up to @a + register
+ * @len (or, @len < 0, @a + @size), which @tmp receives, lie in the
+ * region of @a's window and may be read (written); T2 then holds the
+ * window's index.  As bpf_mem() checks an access.
  */
-static int emit_access(Jit *j, uint32_t pc, uint8_t base, int16_t off,
-                       unsigned size, bool write)
+static void emit_check(Jit *j, int a, int len, unsigned size, bool write,
+                       int tmp, size_t fail)
 {
-    size_t fail = jit_stub(j, pc, j->rest[pc], BPF_VM_EACCESS);
-    int a = jit_src(j, base, T1);
-
-    if (off) {
-        emit_imm(j, true, T2, off);
-        if (a != T1) {
-            emit_mov_rr(j, true, T1, a);
-            a = T1;
-        }
-        emit_rr(j, true, 0x01, T2, T1);         /* add t1, t2 */
-    }
     emit_mov_rr(j, true, T2, a);
     emit_rr(j, true, 0xc1, 5, T2);             /* shr t2, 32 */
     emit1(j, 32);
@@ -435,12 +436,43 @@ static int emit_access(Jit *j, uint32_t pc, uint8_t base, int16_t off,
         emit_ctx(j, true, 0x3b, T2, CTX_OFF(ntbl));   /* cmp t2, ntbl */
         emit_branch(j, JCC(CC_AE), fail);
     });
-    emit_rm(j, true, false, 0x8d, T3, a, -1, size);  /* lea t3, [a+size] */
+    /* lea tmp, [a + len] or [a + size] */
+    emit_rm_x(j, true, false, 0x8d, tmp, a, len, 1, len < 0 ? size : 0);
     EMIT_ALIGNED(j, {
-        emit_rm(j, true, false, 0x3b, T3, CTX, T2,
+        emit_rm(j, true, false, 0x3b, tmp, CTX, T2,
                 write ? CTX_OFF(end_wr) : CTX_OFF(end_rd));
         emit_branch(j, JCC(CC_A), fail);
     });
+}
+
+/*
+ * The access of @size bytes at register @base + @off, checked, or a branch
+ * to fail instruction @pc with BPF_VM_EACCESS.  Returns the register that
+ * holds the address; T2 then holds the host address of its region's
+ * window, so that [T2 + that register] is the access.  r10-relative
+ * accesses are not checked: the verifier keeps r10 + off within the
+ * frame, which is always inside the stack (region 0).
+ */
+static int emit_access(Jit *j, uint32_t pc, uint8_t base, int16_t off,
+                       unsigned size, bool write)
+{
+    size_t fail;
+    int a;
+
+    if (base == R10) {
+        emit_ctx(j, true, 0x8b, T2, CTX_OFF(fp_host));
+        emit_imm(j, true, T1, off);
+        return T1;
+    }
+
+    fail = jit_stub(j, pc, j->rest[pc], BPF_VM_EACCESS);
+    a = xreg[base];
+    if (off) {
+        emit_imm(j, true, T1, off);
+        emit_rr(j, true, 0x01, a, T1);          /* add t1, a */
+        a = T1;
+    }
+    emit_check(j, a, -1, size, write, T3, fail);
     emit_rm(j, true, false, 0x8b, T2, CTX, T2, CTX_OFF(bias));
     return a;
 }
@@ -631,44 +663,20 @@ static void emit_store(Jit *j, unsigned size, int src, int a)
 
 static void emit_mem(Jit *j, uint32_t pc, const BpfVmInsn *i)
 {
-    unsigned size = SIZE(i->code) == SIZE_DW ? 8 :
-                    SIZE(i->code) == SIZE_W ? 4 :
-                    SIZE(i->code) == SIZE_H ? 2 : 1;
-    int a;
-
-    if (CLS(i->code) != CLS_LDX ? i->dst == R10 : i->src == R10) {
-        /*
-         * The verifier keeps r10 + off within the frame, which is always
-         * inside the stack (region 0): nothing to check
-         */
-        emit_ctx(j, true, 0x8b, T2, CTX_OFF(fp_host));
-        emit_imm(j, true, T1, i->off);
-        a = T1;
-        if (CLS(i->code) == CLS_LDX) {
-            emit_rm_x(j, size == 8, false, size == 1 ? 0x0fb6 : size == 2 ?
-                      0x0fb7 : 0x8b, xreg[i->dst], T2, a, 1, 0);
-        } else if (CLS(i->code) == CLS_ST) {
-            emit_imm(j, true, T3, i->imm);
-            emit_store(j, size, T3, a);
-        } else {
-            emit_store(j, size, jit_src(j, i->src, T3), a);
-        }
-        return;
-    }
+    unsigned size = bpf_vm_size(i->code);
+    bool load = CLS(i->code) == CLS_LDX;
+    int a = emit_access(j, pc, load ? i->src : i->dst, i->off, size, !load);
 
     switch (CLS(i->code)) {
     case CLS_LDX:
-        a = emit_access(j, pc, i->src, i->off, size, false);
         emit_rm_x(j, size == 8, false, size == 1 ? 0x0fb6 : size == 2 ?
                   0x0fb7 : 0x8b, xreg[i->dst], T2, a, 1, 0);
         break;
     case CLS_ST:
-        a = emit_access(j, pc, i->dst, i->off, size, true);
         emit_imm(j, true, T3, i->imm);
         emit_store(j, size, T3, a);
         break;
     case CLS_STX:
-        a = emit_access(j, pc, i->dst, i->off, size, true);
         emit_store(j, size, jit_src(j, i->src, T3), a);
         break;
     }
@@ -685,19 +693,7 @@ static uint32_t jit_helper(BpfJitCtx *c);
  */
 static void emit_range(Jit *j, int a, bool write, int host, size_t slow)
 {
-    emit_mov_rr(j, true, T2, a);
-    emit_rr(j, true, 0xc1, 5, T2);             /* shr t2, 32 */
-    emit1(j, 32);
-    EMIT_ALIGNED(j, {
-        emit_ctx(j, true, 0x3b, T2, CTX_OFF(ntbl));
-        emit_branch(j, JCC(CC_AE), slow);
-    });
-    emit_rm_x(j, true, false, 0x8d, T1, a, RDX, 1, 0); /* lea t1, [a+rdx] */
-    EMIT_ALIGNED(j, {
-        emit_rm(j, true, false, 0x3b, T1, CTX, T2,
-                write ? CTX_OFF(end_wr) : CTX_OFF(end_rd));
-        emit_branch(j, JCC(CC_A), slow);
-    });
+    emit_check(j, a, RDX, 0, write, T1, slow);
     emit_rm(j, true, false, 0x8b, host, CTX, T2, CTX_OFF(bias));
     emit_rr(j, true, 0x01, a, host);           /* add host, a */
 }
@@ -748,13 +744,7 @@ static void emit_memcpy(Jit *j, size_t slow)
     emit_ctx(j, true, 0x89, LEFT, CTX_OFF(left));
     emit_mov_rr(j, true, RDI, RAX);
     emit_mov_rr(j, true, RSI, RCX);
-    emit_rex(j, true, 0, 0, RAX, false);               /* movabs rax, */
-    emit1(j, 0xb8);
-    emit8(j, (uintptr_t)memmove);
-    EMIT_ALIGNED(j, {
-        emit1(j, 0xff);                                 /* call rax */
-        emit1(j, 0xd0);
-    });
+    emit_call_abs(j, memmove);
     emit_ctx(j, true, 0x8b, LEFT, CTX_OFF(left));
 
     j->mc_done = j->len;
@@ -790,13 +780,7 @@ static void emit_call_helper(Jit *j, uint32_t pc)
     emit_ctx(j, true, 0x89, LEFT, CTX_OFF(left));
     emit_ctx_imm(j, CTX_OFF(curpc), pc);
     emit_mov_rr(j, true, RDI, CTX);
-    emit_rex(j, true, 0, 0, RAX, false);       /* movabs rax, jit_helper */
-    emit1(j, 0xb8);
-    emit8(j, (uintptr_t)jit_helper);
-    EMIT_ALIGNED(j, {
-        emit1(j, 0xff);                        /* call rax */
-        emit1(j, 0xd0);
-    });
+    emit_call_abs(j, jit_helper);
     EMIT_ALIGNED(j, {
         emit_rr(j, false, 0x85, RAX, RAX);     /* test eax, eax */
         emit_branch(j, JCC(CC_NE), j->label[L_EPILOGUE]);
@@ -873,11 +857,7 @@ static void emit_c_call(Jit *j, uint32_t (*fn)(BpfJitCtx *))
     emit_spill(j, false);
     emit_mov_rr(j, true, RDI, CTX);
     emit_ri_own(j, true, 5, RSP, 8);           /* align the stack */
-    emit_rex(j, true, 0, 0, RAX, false);       /* movabs rax, fn */
-    emit1(j, 0xb8);
-    emit8(j, (uintptr_t)fn);
-    emit1(j, 0xff);                            /* call rax */
-    emit1(j, 0xd0);
+    emit_call_abs(j, fn);
     emit_ri_own(j, true, 0, RSP, 8);
     emit_rr(j, false, 0x85, RAX, RAX);         /* test eax, eax */
     emit_branch(j, JCC(CC_NE), j->label[L_EPILOGUE]);

@@ -25,10 +25,6 @@
 #include "qemu/bpf-vm.h"
 #include "bpf-vm-int.h"
 
-static const unsigned size_bytes[4] = {
-    [SIZE_W >> 3] = 4, [SIZE_H >> 3] = 2, [SIZE_B >> 3] = 1, [SIZE_DW >> 3] = 8,
-};
-
 const char *bpf_vm_strerror(BpfVmError err)
 {
     static const char *const msg[] = {
@@ -262,7 +258,7 @@ static bool check_insn(BpfVmCheck *c, uint32_t pc)
             return check_fail(c, pc, "r10 is read-only");
         }
         return i->src != R10 ||
-               check_stack(c, pc, i->off, size_bytes[SIZE(i->code) >> 3]);
+               check_stack(c, pc, i->off, bpf_vm_size(i->code));
 
     case CLS_ST:
         if (MODE(i->code) != MODE_MEM) {
@@ -272,7 +268,7 @@ static bool check_insn(BpfVmCheck *c, uint32_t pc)
             return check_fail(c, pc, "reserved field is not zero");
         }
         return i->dst != R10 ||
-               check_stack(c, pc, i->off, size_bytes[SIZE(i->code) >> 3]);
+               check_stack(c, pc, i->off, bpf_vm_size(i->code));
 
     case CLS_STX:
         if (MODE(i->code) == MODE_ATOMIC) {
@@ -295,7 +291,7 @@ static bool check_insn(BpfVmCheck *c, uint32_t pc)
             return check_fail(c, pc, "reserved field is not zero");
         }
         return i->dst != R10 ||
-               check_stack(c, pc, i->off, size_bytes[SIZE(i->code) >> 3]);
+               check_stack(c, pc, i->off, bpf_vm_size(i->code));
     }
 
     /* CLS() has three bits, each class is handled above */
