@@ -751,6 +751,36 @@ static void test_checksums(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+/* The little-endian field of @fsz bytes at @p */
+static uint64_t field(const uint8_t *p, uint32_t fsz)
+{
+    uint64_t v = 0;
+
+    for (uint32_t i = 0; i < fsz; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+/* The filter program's comparison @op (0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >=) */
+static bool filter_match(uint64_t v, uint32_t op, uint64_t x)
+{
+    switch (op) {
+    case 0:
+        return v == x;
+    case 1:
+        return v != x;
+    case 2:
+        return v < x;
+    case 3:
+        return v <= x;
+    case 4:
+        return v > x;
+    default:
+        return v >= x;
+    }
+}
+
 static void test_filter_copy_count(void *obj, void *data,
                                    QGuestAllocator *alloc)
 {
@@ -795,6 +825,47 @@ static void test_filter_copy_count(void *obj, void *data,
                                    matched * rsz), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(got, matched * rsz, want, matched * rsz);
+    /* each comparison, on each field size, with a value some record has */
+    for (uint32_t fsz = 1; fsz <= 8; fsz *= 2) {
+        for (uint32_t op = 0; op <= 5; op++) {
+            uint64_t x = field(recs + 5 * rsz + 4, fsz);
+
+            matched = 0;
+            for (uint32_t i = 0; i < nrec; i++) {
+                if (filter_match(field(recs + i * rsz + 4, fsz), op, x)) {
+                    memcpy(want + matched * rsz, recs + i * rsz, rsz);
+                    matched++;
+                }
+            }
+            g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2,
+                                rsz | 4 << 16 | (uint64_t)fsz << 32 |
+                                (uint64_t)op << 40, x, &result),
+                            ==, NVME_SUCCESS);
+            g_assert_cmpint(result, ==, matched);
+            g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, got,
+                                           matched * rsz), ==,
+                            NVME_SUCCESS);
+            g_assert_cmpmem(got, matched * rsz, want, matched * rsz);
+        }
+    }
+    /* records of another size: the same data as 682 records of 24 bytes */
+    matched = 0;
+    for (uint32_t i = 0; i < len / 24; i++) {
+        if (field(recs + i * 24 + 4, 4) >= 1000) {
+            memcpy(want + matched * 24, recs + i * 24, 24);
+            matched++;
+        }
+    }
+    r[0] = range(NSID_MEM, 0, len / 24 * 24);
+    g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2,
+                        24 | 4 << 16 | 4ULL << 32 | 5ULL << 40, 1000,
+                        &result), ==, NVME_SUCCESS);
+    g_assert_cmpint(result, ==, matched);
+    g_assert_cmpint(matched, >, 0);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, got,
+                                   matched * 24), ==, NVME_SUCCESS);
+    g_assert_cmpmem(got, matched * 24, want, matched * 24);
+    r[0] = range(NSID_MEM, 0, len);
     /* a field past the record, an output range too small */
     g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2,
                         rsz | 14 << 16 | 4ULL << 32,
