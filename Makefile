@@ -5,8 +5,10 @@
 #   make run        boot a Linux guest with the device and run the demo
 #                   (VFIO_USER=1: the device out of process, over vfio-user)
 #   make check-guest  the end-to-end tests in the guest (also in make check)
-#   make bench      measure the eBPF machine against native C, and NVMe
-#                   over vfio-user against in process
+#   make bench      measure the series against pristine upstream QEMU,
+#                   vfio-user against in process, the computational storage
+#                   commands against NVM I/O and the host: a table, and
+#                   build/bench/report.md with a plot (REPS=5 repetitions)
 #   make refresh    write edits made in build/qemu back into patches/
 #   make series     export the series as git format-patch files (build/series)
 #   make check-series  build the exported series at every patch
@@ -32,15 +34,11 @@ run: all
 check-guest: all
 	scripts/run-guest.sh e2e
 
+REPS ?= 5
 bench: all
-	if [ -x build/qemu/build/tests/bench/nvme-bpf-bench ]; then \
-		build/qemu/build/tests/bench/nvme-bpf-bench $(MIB); \
-	else \
-		echo "no eBPF benchmark: clang was not found when QEMU was" \
-			"configured"; \
-	fi
-	QTEST_QEMU_BINARY=build/qemu/build/qemu-system-x86_64 \
-		build/qemu/build/tests/qtest/nvme-vfu-bench $(COMMANDS)
+	command -v gnuplot > /dev/null || scripts/install-deps.sh
+	scripts/build-pristine.sh
+	scripts/bench.py --reps $(REPS)
 
 refresh:
 	scripts/refresh.sh $(if $(NEW),--new "$(NEW)")
@@ -61,6 +59,7 @@ fuzz: all
 
 clean:
 	rm -rf build/qemu/build build/series build/series-tree build/asan-tree \
+		build/bench \
 		build/fuzz-tree build/fuzz build/guest
 
 distclean:

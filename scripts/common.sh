@@ -82,7 +82,7 @@ export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 # What "make" builds in the QEMU tree.
 NINJA_TARGETS="qemu-system-x86_64 tests/qtest/qos-test tests/unit/test-bpf-vm
-tests/bench/nvme-bpf-bench tests/qtest/nvme-vfu-bench"
+tests/bench/nvme-bpf-bench tests/qtest/nvme-bench"
 
 # Those of NINJA_TARGETS the build directory $1 has (a tree configured
 # without clang has no nvme-bpf-bench; an early patch of the series lacks

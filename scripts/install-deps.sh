@@ -1,12 +1,14 @@
 #!/bin/sh
-# Install what building and testing the series needs on Debian 12 (bookworm).
+# Install what building, testing and benchmarking (gnuplot) the series needs
+# on Debian 12 (bookworm).
 # Idempotent: packages already present are not fetched again.
 set -eu
 
 BUILD_PKGS="build-essential git pkg-config python3 python3-venv flex bison
 ninja-build libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
 libjson-c-dev libcmocka-dev zlib1g-dev dpkg-dev xz-utils ca-certificates ccache
-seabios qemu-system-data ipxe-qemu clang"
+seabios qemu-system-data ipxe-qemu clang
+gnuplot-nox"
 BACKPORT_PKGS="meson python3-pycotap"
 
 SUDO=
