@@ -781,13 +781,48 @@ static bool filter_match(uint64_t v, uint32_t op, uint64_t x)
     }
 }
 
+/*
+ * Filter the @nrec records of @rsz bytes at byte 0 of the memory namespace
+ * (@recs, as written there) into byte 512 KiB, on the field of @fsz bytes
+ * at byte 4 of each by comparison @op with @x, and check the records and
+ * their number against a reference filter.  Returns that number.
+ */
+static uint64_t check_filter(QNvme *n, const uint8_t *recs, uint32_t nrec,
+                             uint32_t rsz, uint32_t fsz, uint32_t op,
+                             uint64_t x)
+{
+    g_autofree uint8_t *want = g_malloc0(nrec * rsz);
+    g_autofree uint8_t *got = g_malloc0(nrec * rsz);
+    NvmeMemRangeDescr r[2] = {
+        range(NSID_MEM, 0, nrec * rsz),
+        range(NSID_MEM, 512 * KiB, nrec * rsz),
+    };
+    uint64_t result, matched = 0;
+
+    for (uint32_t i = 0; i < nrec; i++) {
+        if (filter_match(field(recs + i * rsz + 4, fsz), op, x)) {
+            memcpy(want + matched * rsz, recs + i * rsz, rsz);
+            matched++;
+        }
+    }
+    g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2,
+                        rsz | 4 << 16 | (uint64_t)fsz << 32 |
+                        (uint64_t)op << 40, x, &result),
+                    ==, NVME_SUCCESS);
+    g_assert_cmpint(result, ==, matched);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, got,
+                                   matched * rsz), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(got, matched * rsz, want, matched * rsz);
+    return matched;
+}
+
 static void test_filter_copy_count(void *obj, void *data,
                                    QGuestAllocator *alloc)
 {
     const uint32_t rsz = 16, nrec = 1024, len = rsz * nrec;
     QNvme *n = obj;
     g_autofree uint8_t *recs = g_malloc(len);
-    g_autofree uint8_t *want = g_malloc0(len);
     g_autofree uint8_t *got = g_malloc0(len);
     NvmeMemRangeDescr r[2] = {
         range(NSID_MEM, 0, len),
@@ -795,7 +830,7 @@ static void test_filter_copy_count(void *obj, void *data,
     };
     /* records whose u32 at byte 4 is greater than 1000 */
     uint64_t cparam1 = rsz | 4 << 16 | 4ULL << 32 | 4ULL << 40;
-    uint64_t result, matched = 0, count = 0;
+    uint64_t result, count = 0;
     static const uint8_t pat[] = { 0x11, 0x22, 0x11, 0x22 };
 
     qnvme_pattern(recs, len, 3);
@@ -807,65 +842,22 @@ static void test_filter_copy_count(void *obj, void *data,
     for (uint32_t i = 0; i + sizeof(pat) <= len; i++) {
         count += !memcmp(recs + i, pat, sizeof(pat));
     }
-    for (uint32_t i = 0; i < nrec; i++) {
-        if (ldl_le_p(recs + i * rsz + 4) > 1000) {
-            memcpy(want + matched * rsz, recs + i * rsz, rsz);
-            matched++;
-        }
-    }
 
     start(n);
     g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, recs, len), ==,
                     NVME_SUCCESS);
 
-    g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2, cparam1, 1000, &result),
-                    ==, NVME_SUCCESS);
-    g_assert_cmpint(result, ==, matched);
-    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, got,
-                                   matched * rsz), ==,
-                    NVME_SUCCESS);
-    g_assert_cmpmem(got, matched * rsz, want, matched * rsz);
+    /* the u32 at byte 4 above 1000 */
+    g_assert_cmpint(check_filter(n, recs, nrec, rsz, 4, 4, 1000), >, 0);
     /* each comparison, on each field size, with a value some record has */
     for (uint32_t fsz = 1; fsz <= 8; fsz *= 2) {
         for (uint32_t op = 0; op <= 5; op++) {
-            uint64_t x = field(recs + 5 * rsz + 4, fsz);
-
-            matched = 0;
-            for (uint32_t i = 0; i < nrec; i++) {
-                if (filter_match(field(recs + i * rsz + 4, fsz), op, x)) {
-                    memcpy(want + matched * rsz, recs + i * rsz, rsz);
-                    matched++;
-                }
-            }
-            g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2,
-                                rsz | 4 << 16 | (uint64_t)fsz << 32 |
-                                (uint64_t)op << 40, x, &result),
-                            ==, NVME_SUCCESS);
-            g_assert_cmpint(result, ==, matched);
-            g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, got,
-                                           matched * rsz), ==,
-                            NVME_SUCCESS);
-            g_assert_cmpmem(got, matched * rsz, want, matched * rsz);
+            check_filter(n, recs, nrec, rsz, fsz, op,
+                         field(recs + 5 * rsz + 4, fsz));
         }
     }
-    /* records of another size: the same data as 682 records of 24 bytes */
-    matched = 0;
-    for (uint32_t i = 0; i < len / 24; i++) {
-        if (field(recs + i * 24 + 4, 4) >= 1000) {
-            memcpy(want + matched * 24, recs + i * 24, 24);
-            matched++;
-        }
-    }
-    r[0] = range(NSID_MEM, 0, len / 24 * 24);
-    g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2,
-                        24 | 4 << 16 | 4ULL << 32 | 5ULL << 40, 1000,
-                        &result), ==, NVME_SUCCESS);
-    g_assert_cmpint(result, ==, matched);
-    g_assert_cmpint(matched, >, 0);
-    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, got,
-                                   matched * 24), ==, NVME_SUCCESS);
-    g_assert_cmpmem(got, matched * 24, want, matched * 24);
-    r[0] = range(NSID_MEM, 0, len);
+    /* records of another size: the same data as 682 records of 24 bytes, >= */
+    g_assert_cmpint(check_filter(n, recs, len / 24, 24, 4, 5, 1000), >, 0);
     /* a field past the record, an output range too small */
     g_assert_cmphex(run(n, NVME_CP_PIND_FILTER, r, 2,
                         rsz | 14 << 16 | 4ULL << 32,
