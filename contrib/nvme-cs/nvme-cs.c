@@ -586,6 +586,25 @@ static void usage_mrs(void)
            "of a memory namespace.\n", prog_name);
 }
 
+/* The memory range descriptors of the --range options of @o, in @r */
+static void ranges(Opts *o, NvmeMemRangeDescr *r, void (*usage)(void))
+{
+    memset(r, 0, o->nranges * sizeof(*r));
+    for (int i = 0; i < o->nranges; i++) {
+        unsigned mnsid;
+        uint64_t sb;
+        uint32_t len;
+
+        if (sscanf(o->ranges[i], "%u:%" SCNi64 ":%" SCNi32, &mnsid, &sb,
+                   &len) != 3) {
+            need(false, "a range is MEM_NSID:OFFSET:LENGTH", usage);
+        }
+        r[i].mnsid = htole32(mnsid);
+        r[i].sb = htole64(sb);
+        r[i].len = htole32(len);
+    }
+}
+
 static int cmd_mrs(int argc, char **argv, int sel)
 {
     NvmeMemRangeDescr r[MAX_RANGES];
@@ -631,20 +650,7 @@ static int cmd_mrs(int argc, char **argv, int sel)
     }
 
     need(o.nranges, "no --range", usage_mrs);
-    memset(r, 0, sizeof(r));
-    for (int i = 0; i < o.nranges; i++) {
-        unsigned mnsid;
-        uint64_t sb;
-        uint32_t len;
-
-        if (sscanf(o.ranges[i], "%u:%" SCNi64 ":%" SCNi32, &mnsid, &sb,
-                   &len) != 3) {
-            need(false, "a range is MEM_NSID:OFFSET:LENGTH", usage_mrs);
-        }
-        r[i].mnsid = htole32(mnsid);
-        r[i].sb = htole64(sb);
-        r[i].len = htole32(len);
-    }
+    ranges(&o, r, usage_mrs);
     cmd.cdw10 = htole32(NVME_MRS_CREATE);
     cmd.cdw11 = htole32(o.nranges);
     check(submit(&d, true, &cmd, r, o.nranges * sizeof(r[0]), &result),
@@ -778,12 +784,14 @@ static int cmd_prog(int argc, char **argv, const char *op)
 
 static void usage_exec(void)
 {
-    printf("Usage: %s exec <ngdev> -s SLOT [--rsid RSID] [--cparam1 N] "
-           "[--cparam2 N]\n                 [-d DATAFILE]\n\n"
+    printf("Usage: %s exec <ngdev> -s SLOT [--rsid RSID | -r MEM_NSID:OFFSET:"
+           "LENGTH ...]\n                 [--cparam1 N] [--cparam2 N] "
+           "[-d DATAFILE]\n\n"
            "Execute Program on a compute namespace: the program of SLOT "
-           "over memory range\nset RSID, with CPARAM1/2 and parameter data; "
-           "prints the program's 64-bit result.\nSLOT is a number or a "
-           "device-defined program's name, as for load.\n", prog_name);
+           "over memory range\nset RSID, or over the ranges given with -r "
+           "(inline, in the command's data),\nwith CPARAM1/2 and parameter "
+           "data; prints the program's 64-bit result.\nSLOT is a number or "
+           "a device-defined program's name, as for load.\n", prog_name);
 }
 
 static int cmd_exec(int argc, char **argv)
@@ -803,13 +811,27 @@ static int cmd_exec(int argc, char **argv)
     if (o.data) {
         data = read_file(o.data, &len);
     }
+    if (o.nranges) {
+        /* the ranges, then the parameter data */
+        uint32_t rlen = o.nranges * sizeof(NvmeMemRangeDescr);
+        uint8_t *buf = malloc(rlen + len + 1);
+
+        ranges(&o, (NvmeMemRangeDescr *)buf, usage_exec);
+        if (len) {
+            memcpy(buf + rlen, data, len);
+        }
+        free(data);
+        data = buf;
+        len += rlen;
+        cmd.numr = htole32(o.nranges);
+    }
 
     cmd.nsid = htole32(d.nsid);
     cmd.pind = htole16(o.slot);
     cmd.rsid = htole16(o.rsid);
     cmd.cparam1 = htole64(o.cparam1);
     cmd.cparam2 = htole64(o.cparam2);
-    cmd.dlen = htole32(len);
+    cmd.dlen = htole32(len - o.nranges * sizeof(NvmeMemRangeDescr));
     check(submit(&d, false, &cmd, data, len, &result), "Execute Program");
     printf("0x%016" PRIx64 "\n", result);
     free(data);
@@ -828,6 +850,7 @@ static void usage(void)
            "programs\n"
            "  slm-write, slm-read   Memory Write, Memory Read\n"
            "  slm-fill, slm-copy    Memory Fill, Memory Copy\n"
+
            "  mrs-create, mrs-delete, mrs-list\n"
            "                        memory range sets\n"
            "  load, unload          download or remove an eBPF program\n"

@@ -392,21 +392,64 @@ static void *nvme_cp_engine(void *opaque)
     return NULL;
 }
 
+/*
+ * Map the @numr memory range descriptors @descr of compute namespace @cp
+ * into @win: each one a range of a memory namespace that @cp reaches, in
+ * multiples of the granularity, overlapping no other.  Memory range sets
+ * and the ranges given inline to Execute Program have the same rules.
+ */
+static uint16_t nvme_cp_map_ranges(NvmeCtrl *n, NvmeRequest *req,
+                                   NvmeComputeNamespace *cp,
+                                   const NvmeMemRangeDescr *descr, int numr,
+                                   NvmeMemWindow *win)
+{
+    uint64_t gran = 1ULL << cp->params.mrsg;
+    uint16_t status;
+    int i, j;
+
+    for (i = 0; i < numr; i++) {
+        uint64_t sb = le64_to_cpu(descr[i].sb);
+        uint64_t len = le32_to_cpu(descr[i].len);
+
+        status = nvme_mem_window(n, &cp->ns, le32_to_cpu(descr[i].mnsid), sb,
+                                 len, gran, NVME_INVALID_MRS | NVME_DNR,
+                                 &win[i]);
+        for (j = 0; !status && j < i; j++) {
+            if (win[j].nsid == win[i].nsid &&
+                ranges_overlap(sb, len, le64_to_cpu(descr[j].sb),
+                               le32_to_cpu(descr[j].len))) {
+                status = NVME_OVERLAP_MEM_RANGES | NVME_DNR;
+            }
+        }
+        if (status) {
+            trace_pci_nvme_err_cp_range(nvme_cid(req), i, status);
+            req->cqe.result = cpu_to_le32(i);
+            return status;
+        }
+    }
+
+    return NVME_SUCCESS;
+}
+
 static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
 {
     NvmeExecProgramCmd *cmd = (NvmeExecProgramCmd *)&req->cmd;
     NvmeComputeNamespace *cp = nvme_cp_ns(req->ns);
     uint16_t pind = le16_to_cpu(cmd->pind);
     uint16_t rsid = le16_to_cpu(cmd->rsid);
+    uint32_t numr = le32_to_cpu(cmd->numr);
     uint32_t dlen = le32_to_cpu(cmd->dlen);
-    g_autofree uint8_t *pdata = NULL;
+    g_autofree uint8_t *data = NULL;
+    g_autofree NvmeMemWindow *inline_win = NULL;
+    NvmeMemWindow *win = NULL;
     NvmeCpMrs *mrs = NULL;
+    size_t xlen;
     NvmeCpSlot *slot;
     NvmeCpJob *job;
     uint16_t status;
 
     trace_pci_nvme_cp_exec(nvme_cid(req), nvme_nsid(req->ns), pind, rsid,
-                           le64_to_cpu(cmd->cparam1),
+                           numr, le64_to_cpu(cmd->cparam1),
                            le64_to_cpu(cmd->cparam2), dlen);
 
     status = nvme_cp_slot(cp, pind, &slot);
@@ -422,9 +465,12 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
         return NVME_PROG_NOT_ACTIVATED | NVME_DNR;
     }
 
-    /* ranges given inline, instead of a set, are not supported */
-    if (le32_to_cpu(cmd->numr)) {
+    /* the ranges come from a memory range set, or inline, or none */
+    if (numr && rsid) {
         return NVME_INVALID_FIELD | NVME_DNR;
+    }
+    if (numr > cp->params.maxmemr) {
+        return NVME_MAX_MEM_RANGES_EXCEEDED | NVME_DNR;
     }
 
     if (rsid) {
@@ -433,12 +479,15 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
             return NVME_INVALID_MRSID | NVME_DNR;
         }
         mrs = &cp->mrs[rsid - 1];
+        win = mrs->win;
     }
 
+    /* the data: the inline ranges, then the parameter data */
     if (dlen > NVME_CP_MAX_DLEN) {
         return NVME_INVALID_FIELD | NVME_DNR;
     }
-    status = nvme_check_mdts(n, dlen);
+    xlen = numr * sizeof(NvmeMemRangeDescr) + dlen;
+    status = nvme_check_mdts(n, xlen);
     if (status) {
         return status;
     }
@@ -449,9 +498,18 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
         return NVME_INSUFFICIENT_RESOURCES;
     }
 
-    if (dlen) {
-        pdata = g_malloc(dlen);
-        status = nvme_h2c(n, pdata, dlen, req);
+    if (xlen) {
+        data = g_malloc(xlen);
+        status = nvme_h2c(n, data, xlen, req);
+        if (status) {
+            return status;
+        }
+    }
+
+    if (numr) {
+        win = inline_win = g_new(NvmeMemWindow, numr);
+        status = nvme_cp_map_ranges(n, req, cp, (NvmeMemRangeDescr *)data,
+                                    numr, win);
         if (status) {
             return status;
         }
@@ -468,19 +526,21 @@ static uint16_t nvme_cp_exec(NvmeCtrl *n, NvmeRequest *req)
     job->ctx = (NvmeCpCtx) {
         .cparam1 = le64_to_cpu(cmd->cparam1),
         .cparam2 = le64_to_cpu(cmd->cparam2),
-        .pdata = g_steal_pointer(&pdata),
+        .pdata = dlen ? g_memdup2(data + xlen - dlen, dlen) : NULL,
         .plen = dlen,
         .deadline = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
                     (int64_t)cp->params.budget_ms * SCALE_MS,
     };
-    if (mrs) {
+    if (win) {
         job->slm = nvme_slm_ref(cp->ns.subsys);
-        job->ctx.nranges = mrs->nranges;
-        job->ctx.ranges = g_new(NvmeCpRange, mrs->nranges);
-        for (int i = 0; i < mrs->nranges; i++) {
-            job->ctx.ranges[i].ptr = mrs->win[i].ptr;
-            job->ctx.ranges[i].len = mrs->win[i].len;
+        job->ctx.nranges = mrs ? mrs->nranges : numr;
+        job->ctx.ranges = g_new(NvmeCpRange, job->ctx.nranges);
+        for (int i = 0; i < job->ctx.nranges; i++) {
+            job->ctx.ranges[i].ptr = win[i].ptr;
+            job->ctx.ranges[i].len = win[i].len;
         }
+    }
+    if (mrs) {
         mrs->in_use++;
     }
     slot->running++;
@@ -721,12 +781,11 @@ static uint16_t nvme_cp_program_act(NvmeCtrl *n, NvmeRequest *req)
 static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
                                    NvmeComputeNamespace *cp, int numr)
 {
-    uint64_t gran = 1ULL << cp->params.mrsg;
     g_autofree NvmeMemRangeDescr *descr = NULL;
     g_autofree NvmeMemWindow *win = NULL;
     NvmeCpMrs *mrs = NULL;
     uint16_t status;
-    int i, j;
+    int i;
 
     /* a set of no ranges is no valid set */
     if (!numr) {
@@ -754,25 +813,9 @@ static uint16_t nvme_cp_mrs_create(NvmeCtrl *n, NvmeRequest *req,
     }
 
     win = g_new(NvmeMemWindow, numr);
-    for (i = 0; i < numr; i++) {
-        uint64_t sb = le64_to_cpu(descr[i].sb);
-        uint64_t len = le32_to_cpu(descr[i].len);
-
-        status = nvme_mem_window(n, &cp->ns, le32_to_cpu(descr[i].mnsid), sb,
-                                 len, gran, NVME_INVALID_MRS | NVME_DNR,
-                                 &win[i]);
-        for (j = 0; !status && j < i; j++) {
-            if (win[j].nsid == win[i].nsid &&
-                ranges_overlap(sb, len, le64_to_cpu(descr[j].sb),
-                               le32_to_cpu(descr[j].len))) {
-                status = NVME_OVERLAP_MEM_RANGES | NVME_DNR;
-            }
-        }
-        if (status) {
-            trace_pci_nvme_err_cp_range(nvme_cid(req), i, status);
-            req->cqe.result = cpu_to_le32(i);
-            return status;
-        }
+    status = nvme_cp_map_ranges(n, req, cp, descr, numr, win);
+    if (status) {
+        return status;
     }
 
     mrs->used = true;

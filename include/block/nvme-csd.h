@@ -189,12 +189,14 @@ typedef struct QEMU_PACKED NvmeMemRangeDescr {
 } NvmeMemRangeDescr;
 
 /*
- * Execute Program (01h): CDW2 bits 15:0 PIND and 31:16 RSID, CDW3 NUMR
- * (ranges given inline instead of a set; not supported here, must be 0),
- * CDW10-11 CPARAM1, CDW12-13 CPARAM2, DPTR the optional parameter data of
- * DLEN bytes.  Where DLEN lives is disputed (CDW4, which the base
- * specification reserves for MPTR, or CDW15): CDW15 is taken.  The
- * program's 64-bit return value is completion dwords 0 (low) and 1.
+ * Execute Program (01h): CDW2 bits 15:0 PIND and 31:16 RSID, CDW3 NUMR,
+ * CDW10-11 CPARAM1, CDW12-13 CPARAM2, DPTR the data: NUMR memory range
+ * descriptors, then DLEN bytes of parameter data.  NUMR non-zero gives the
+ * program's memory ranges inline, instead of a memory range set (RSID must
+ * then be 0), as two implementations do.  Where DLEN lives is disputed
+ * (CDW4, which the base specification reserves for MPTR, or CDW15): CDW15
+ * is taken.  The program's 64-bit return value is completion dwords 0
+ * (low) and 1.
  */
 typedef struct QEMU_PACKED NvmeExecProgramCmd {
     uint8_t     opcode;

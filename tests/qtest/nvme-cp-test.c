@@ -947,11 +947,7 @@ static void test_exec_errors(void *obj, void *data, QGuestAllocator *alloc)
                              NVME_PROG_ACT_ACTIVATE),
                     ==, NVME_SUCCESS);
 
-    /* inline ranges are not supported; parameter data at most 64 KiB */
-    cmd.numr = cpu_to_le32(1);
-    g_assert_cmphex(qnvme_cmd(n, QID, (NvmeCmd *)&cmd, NULL), ==,
-                    NVME_INVALID_FIELD | NVME_DNR);
-    cmd.numr = 0;
+    /* parameter data at most 64 KiB */
     cmd.dlen = cpu_to_le32(64 * KiB + 4);
     g_assert_cmphex(qnvme_cmd(n, QID, (NvmeCmd *)&cmd, NULL), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
@@ -968,6 +964,120 @@ static void test_exec_errors(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_WAIT,
                              NVME_PROG_ACT_DEACTIVATE),
                     ==, NVME_SUCCESS);
+    qnvme_disable(n);
+}
+
+/*
+ * Execute Program with @nr memory ranges @r given inline (NUMR), followed
+ * by @dlen bytes of parameter data @pdata
+ */
+static uint16_t exec_inline(QNvme *n, uint32_t nsid, uint16_t pind,
+                            uint16_t rsid, const NvmeMemRangeDescr *r, int nr,
+                            const void *pdata, uint32_t dlen,
+                            uint64_t cparam1, uint64_t cparam2, NvmeCqe *cqe)
+{
+    NvmeExecProgramCmd cmd = exec_cmd(nsid, pind, rsid, cparam1, cparam2);
+    size_t rlen = nr * sizeof(*r);
+    g_autofree uint8_t *buf = g_malloc(rlen + dlen);
+
+    memcpy(buf, r, rlen);
+    memcpy(buf + rlen, pdata, dlen);
+    cmd.numr = cpu_to_le32(nr);
+    cmd.dlen = cpu_to_le32(dlen);
+    return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, buf, rlen + dlen, true,
+                          cqe);
+}
+
+/* Memory ranges inline: the checks and statuses of memory range sets */
+static void test_exec_inline(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const uint32_t len = 64 * KiB;
+    QNvme *n = obj;
+    g_autofree uint8_t *buf = g_malloc(len);
+    g_autofree uint8_t *back = g_malloc(len);
+    NvmeMemRangeDescr r[5];
+    uint64_t sum = 0;
+    uint16_t rsid;
+    NvmeCqe cqe;
+
+    qnvme_pattern(buf, len, 11);
+    for (uint32_t i = 0; i < len; i += 4) {
+        sum += (uint32_t)ldl_le_p(buf + i);
+    }
+
+    start(n);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 128 * KiB, buf, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_REDUCE,
+                             NVME_PROG_ACT_ACTIVATE), ==, NVME_SUCCESS);
+    g_assert_cmphex(activate(n, NSID_CP, NVME_CP_PIND_COPY,
+                             NVME_PROG_ACT_ACTIVATE), ==, NVME_SUCCESS);
+
+    /* a sum over one range, a copy from the first range to the second */
+    r[0] = range(NSID_MEM, 128 * KiB, len);
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_REDUCE, 0, r, 1,
+                                NULL, 0, 0 | 4 << 8, 0, &cqe), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(cqe_result(&cqe), ==, sum);
+    r[1] = range(NSID_MEM, 512 * KiB, len);
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_COPY, 0, r, 2,
+                                NULL, 0, 0, 0, &cqe), ==, NVME_SUCCESS);
+    g_assert_cmphex(cqe_result(&cqe), ==, len);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 512 * KiB, back, len),
+                    ==, NVME_SUCCESS);
+    g_assert_cmpmem(back, len, buf, len);
+
+    /* ranges inline and a memory range set at once */
+    g_assert_cmphex(mrs_create(n, NSID_CP, r, 1, &rsid), ==, NVME_SUCCESS);
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_REDUCE, rsid, r, 1,
+                                NULL, 0, 0 | 4 << 8, 0, NULL), ==,
+                    NVME_INVALID_FIELD | NVME_DNR);
+    g_assert_cmphex(mrs_delete(n, NSID_CP, rsid), ==, NVME_SUCCESS);
+
+    /* maxmemr = 4 */
+    for (int i = 0; i < 5; i++) {
+        r[i] = range(NSID_MEM, i * 4 * KiB, 4 * KiB);
+    }
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_REDUCE, 0, r, 5,
+                                NULL, 0, 0 | 4 << 8, 0, NULL), ==,
+                    NVME_MAX_MEM_RANGES_EXCEEDED | NVME_DNR);
+
+    /* each range error, the result its index */
+    r[1] = range(NSID_NVM, 0, 4 * KiB);
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_REDUCE, 0, r, 2,
+                                NULL, 0, 0 | 4 << 8, 0, &cqe), ==,
+                    NVME_INVALID_MEMORY_NS | NVME_DNR);
+    g_assert_cmpint(le32_to_cpu(cqe.result), ==, 1);
+    r[1] = range(NSID_MEM_FAR, 0, 4 * KiB);
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_REDUCE, 0, r, 2,
+                                NULL, 0, 0 | 4 << 8, 0, NULL), ==,
+                    NVME_NS_NOT_REACHABLE | NVME_DNR);
+    r[1] = range(NSID_MEM, 4 * MiB - 2 * KiB, 4 * KiB);
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_REDUCE, 0, r, 2,
+                                NULL, 0, 0 | 4 << 8, 0, NULL), ==,
+                    NVME_INVALID_MRS | NVME_DNR);
+    r[1] = range(NSID_MEM, 8 * KiB, 0);
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_REDUCE, 0, r, 2,
+                                NULL, 0, 0 | 4 << 8, 0, NULL), ==,
+                    NVME_INVALID_MRS | NVME_DNR);
+    r[1] = range(NSID_MEM, 2 * KiB, 4 * KiB);
+    g_assert_cmphex(exec_inline(n, NSID_CP, NVME_CP_PIND_REDUCE, 0, r, 2,
+                                NULL, 0, 0 | 4 << 8, 0, &cqe), ==,
+                    NVME_OVERLAP_MEM_RANGES | NVME_DNR);
+    g_assert_cmpint(le32_to_cpu(cqe.result), ==, 1);
+
+    /* granularity: 4 KiB on the small compute namespace */
+    g_assert_cmphex(activate(n, NSID_CP_SMALL, NVME_CP_PIND_REDUCE,
+                             NVME_PROG_ACT_ACTIVATE), ==, NVME_SUCCESS);
+    r[1] = range(NSID_MEM, 8 * KiB, 100);
+    g_assert_cmphex(exec_inline(n, NSID_CP_SMALL, NVME_CP_PIND_REDUCE, 0, r,
+                                2, NULL, 0, 0 | 4 << 8, 0, NULL), ==,
+                    NVME_INVALID_MRS | NVME_DNR);
+    r[1] = range(NSID_MEM, 8 * KiB, 4 * KiB);
+    g_assert_cmphex(exec_inline(n, NSID_CP_SMALL, NVME_CP_PIND_REDUCE, 0, r,
+                                2, NULL, 0, 0 | 4 << 8, 0, NULL), ==,
+                    NVME_SUCCESS);
+
     qnvme_disable(n);
 }
 
@@ -1321,7 +1431,7 @@ static void test_bpf_programs(void *obj, void *data, QGuestAllocator *alloc)
 enum {
     READ_PAST_RANGE, WRITE_BEFORE_RANGE, READ_PAST_CONTEXT, WRITE_CONTEXT,
     READ_PAST_DATA, ESCAPE, LOOP, COPY_PAST_RANGE, MEMCPY_FOREVER,
-    MEMSET_FOREVER, CRC32C_FOREVER,
+    MEMSET_FOREVER, CRC32C_FOREVER, DATA_AT,
 };
 
 /* BpfVmError of qemu/bpf-vm.h, in completion dword 1 */
@@ -1354,7 +1464,9 @@ static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
     QNvme *n = obj;
     NvmeMemRangeDescr r = range(NSID_MEM, 4096, 4096);
     uint8_t edge[4096 * 3], before[sizeof(edge)];
+    const uint8_t param[12] = "inline data";
     NvmeExecProgramCmd cmd;
+    NvmeCqe cqe;
     uint64_t result;
     uint16_t rsid, cid;
 
@@ -1391,6 +1503,23 @@ static void test_bpf_hostile(void *obj, void *data, QGuestAllocator *alloc)
         g_assert_cmphex(exec(n, NSID_CP, PIND_BPF2, rsid, 0, 0, &result), ==,
                         NVME_SUCCESS);
     }
+
+    /*
+     * Ranges inline, then parameter data: the program sees both where a
+     * memory range set and the parameter data alone would be.
+     */
+    g_assert_cmphex(exec_inline(n, NSID_CP, PIND_BPF, 0, &r, 1, param,
+                                sizeof(param), ESCAPE, 5, &cqe), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(cqe_result(&cqe), ==, edge[4096 + 5]);
+    g_assert_cmphex(exec_inline(n, NSID_CP, PIND_BPF, 0, &r, 1, param,
+                                sizeof(param), DATA_AT, 3, &cqe), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(cqe_result(&cqe), ==, param[3]);
+    g_assert_cmphex(exec_inline(n, NSID_CP, PIND_BPF, 0, &r, 1, param,
+                                sizeof(param), DATA_AT, sizeof(param), &cqe),
+                    ==, NVME_INVALID_PROG_DATA | NVME_DNR);
+    g_assert_cmpint(cqe_result(&cqe) >> 32, ==, BPF_EACCESS);
 
     /* the instruction budget ends an endless loop */
     g_assert_cmphex(load_prog(n, NSID_CP_SMALL, PIND_BPF, nvme_bpf_hostile,
@@ -1807,6 +1936,7 @@ static const QNvmeTest nvme_cp_tests[] = {
     CP("filter-copy-count", test_filter_copy_count),
     CP("compress", test_compress),
     CP("exec-errors", test_exec_errors),
+    CP("exec-inline", test_exec_inline),
     CP("concurrency", test_concurrency),
     CP("budget-reset", test_budget_reset),
     { "cp/one-line", test_one_line, image_setup,

@@ -21,6 +21,7 @@ enum {
     MEMCPY_FOREVER,         /* the helpers over all of range 0 (range 1 */
     MEMSET_FOREVER,         /* to range 0 for memcpy), again and again */
     CRC32C_FOREVER,
+    DATA_AT,                /* the byte CPARAM2 of the parameter data */
 };
 
 /* range 0, read only where a mode uses it */
@@ -63,6 +64,8 @@ uint64_t hostile(const struct nvme_bpf_ctx *ctx)
         for (;;) {
             nvme_bpf_crc32c(0, (const void *)R0, ctx->ranges[0].len);
         }
+    case DATA_AT:
+        return ((const uint8_t *)ctx->data)[ctx->cparam2];
     }
 
     return 0;
