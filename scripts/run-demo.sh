@@ -18,7 +18,7 @@ own, and booting a Linux guest attached to it over vfio-user:
 
   qemu-system-x86_64 -machine x-remote,vfio-user=on,auto-shutdown=off ...
     -object memory-backend-memfd,id=slm0,size=64M,share=on
-    -device nvme-subsys,id=subsys0,nqn=csd0,slm=slm0
+    -device nvme-subsys,id=subsys0,nqn=csd0,slm=slm0,slm.bar=on
     -device nvme,id=csd0,serial=csd0,subsys=subsys0,compute=on,compute.nsid=3
     -device nvme-ns,bus=csd0,drive=nvm0,nsid=1
     -device nvme-mem-ns,bus=csd0,nsid=2
@@ -35,7 +35,7 @@ Booting a Linux guest with an NVMe controller that has an NVM namespace
 
   qemu-system-x86_64 -machine q35 -accel tcg -m 512M -kernel vmlinuz ...
     -drive file=nvm.img,if=none,id=nvm0,format=raw
-    -device nvme,serial=csd0,drive=nvm0,compute=on,slm.size=64M
+    -device nvme,serial=csd0,drive=nvm0,compute=on,slm.size=64M,slm.bar=on
 TXT
 fi
 cat <<'TXT'

@@ -4,8 +4,9 @@
 #
 #   run-guest.sh [--kvm] [--vfio-user[=DIR]] SCENARIO [ARG]
 #
-# The device: -device nvme,serial=csd0,drive=nvm0,compute=on,slm.size=64M
-# on a fresh 64 MiB image (namespace 1 NVM, 2 memory, 3 compute).  With
+# The device: -device nvme,serial=csd0,drive=nvm0,compute=on,slm.size=64M,
+# slm.bar=on on a fresh 64 MiB image (namespace 1 NVM, 2 memory, 3
+# compute; the SLM in BAR 4, which the guest maps: iomem=relaxed).  With
 # --vfio-user the same device runs out of process instead, in a server of
 # scripts/vfu-server.sh attached with -device vfio-user-pci: the server
 # running in DIR, or one started for this guest alone.  TCG by default (KVM
@@ -56,7 +57,7 @@ else
     rm -f "$img"
     truncate -s 64M "$img"
     device=(-drive "file=$img,if=none,id=nvm0,format=raw"
-            -device nvme,serial=csd0,drive=nvm0,compute=on,slm.size=64M)
+            -device nvme,serial=csd0,drive=nvm0,compute=on,slm.size=64M,slm.bar=on)
     log=$guest/$scenario.log
 fi
 
@@ -67,7 +68,7 @@ timeout "${GUEST_TIMEOUT:-300}" "$qemu/build/qemu-system-x86_64" \
     -nodefaults -display none -no-reboot -serial stdio \
     -pidfile "$guest/$scenario.pid" \
     -kernel "$guest/vmlinuz" -initrd "$guest/initrd.gz" \
-    -append "console=ttyS0 panic=-1 quiet csd.scenario=$scenario csd.arg=$arg" \
+    -append "console=ttyS0 panic=-1 quiet iomem=relaxed csd.scenario=$scenario csd.arg=$arg" \
     "${device[@]}" < /dev/null | tee "$log"
 set -e
 end=$(date +%s.%N)

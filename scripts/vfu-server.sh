@@ -8,7 +8,7 @@
 #   vfu-server.sh stop DIR    end it
 #
 # The device equals run-guest.sh's in-process one (namespace 1 NVM, 2
-# memory, 3 compute, a 64 MiB SLM), with the SLM on a memory-backend-memfd
+# memory, 3 compute, a 64 MiB SLM in BAR 4), with the SLM on a memory-backend-memfd
 # as a device shared with other processes would have it.  The server
 # outlives its clients (auto-shutdown=off): each VM that attaches finds the
 # contents the previous one left.  Its Execute Program commands and their
@@ -32,7 +32,7 @@ start)
         -nodefaults -display none -monitor none -serial none \
         -trace 'pci_nvme_cp_exec*' \
         -object memory-backend-memfd,id=slm0,size=64M,share=on \
-        -device nvme-subsys,id=subsys0,nqn=csd0,slm=slm0 \
+        -device nvme-subsys,id=subsys0,nqn=csd0,slm=slm0,slm.bar=on \
         -drive "file=$dir/nvm.img,if=none,id=nvm0,format=raw" \
         -device nvme,id=csd0,serial=csd0,subsys=subsys0,compute=on,compute.nsid=3 \
         -device nvme-ns,bus=csd0,drive=nvm0,nsid=1 \

@@ -21,11 +21,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/nvme_ioctl.h>
@@ -839,6 +841,133 @@ static int cmd_exec(int argc, char **argv)
 }
 
 /*
+ * The subsystem local memory through a BAR
+ */
+
+static void usage_bar(void)
+{
+    printf("Usage:\n"
+           "  %1$s bar-info  <controller>\n"
+           "  %1$s bar-write <controller> -n MEM_NSID -o OFFSET -f FILE\n"
+           "  %1$s bar-read  <controller> -n MEM_NSID -o OFFSET -l LENGTH "
+           "[-f FILE]\n\n"
+           "Where the subsystem local memory is in the controller's BARs "
+           "(SLM Identify\nController, Host Addressable Namespaces log "
+           "page), and stores to or loads from\na memory namespace through "
+           "the BAR, mapped from /sys/class/nvme/<controller>\n/device/"
+           "resourceN.  Kernels with CONFIG_IO_STRICT_DEVMEM map no BAR a "
+           "driver\nholds unless booted with iomem=relaxed.\n", prog_name);
+}
+
+static int cmd_bar(int argc, char **argv, const char *op)
+{
+    struct {
+        NvmeHostAddrNsLog hdr;
+        NvmeHostAddrNsDescr d[256];
+    } *log = calloc(1, sizeof(*log));
+    NvmeIdCtrlSlm *id;
+    uint64_t size, memo = 0, msz, len;
+    unsigned bir, nents;
+    char path[256];
+    uint8_t *map, *buf;
+    bool found = false;
+    Opts o;
+    Dev d;
+    int fd;
+
+    parse(argc, argv, &o, usage_bar);
+    need(optind < argc, "no controller given", usage_bar);
+    d = open_dev(argv[optind]);
+    id = identify(&d, NVME_ID_CNS_CS_CTRL, 0, NVME_CSI_SLM);
+    if (!(id->hamat & NVME_HOST_ACCESS_BAR)) {
+        fprintf(stderr, "%s: the subsystem local memory is in no BAR\n",
+                prog_name);
+        return 2;
+    }
+    bir = id->habir;
+    size = le64toh(id->habsz);
+    check(get_log(&d, NVME_LOG_HOST_ADDR_NS, 0, NVME_CSI_SLM, log,
+                  sizeof(*log)), "Get Log Page (Host Addressable Namespaces)");
+    nents = le16toh(log->hdr.nents);
+
+    if (!strcmp(op, "bar-info")) {
+        printf("BAR %u: %" PRIu64 " bytes of subsystem local memory\n", bir,
+               size);
+        for (unsigned i = 0; i < nents && i < 256; i++) {
+            printf("nsid %u at offset 0x%" PRIx64 "\n",
+                   le32toh(log->d[i].nsid),
+                   (uint64_t)le64toh(log->d[i].memo));
+        }
+        return 0;
+    }
+
+    need(o.nsid, "no --namespace-id", usage_bar);
+    for (unsigned i = 0; i < nents && i < 256; i++) {
+        if (le32toh(log->d[i].nsid) == o.nsid &&
+            (log->d[i].mat & NVME_HOST_ACCESS_BAR)) {
+            memo = le64toh(log->d[i].memo);
+            found = true;
+        }
+    }
+    if (!found) {
+        fprintf(stderr, "%s: namespace %u is not in the BAR\n", prog_name,
+                o.nsid);
+        return 2;
+    }
+    msz = le64toh(((NvmeIdNsSlm *)identify(&d, NVME_ID_CNS_CS_NS, o.nsid,
+                                           NVME_CSI_SLM))->msz);
+
+    if (!strcmp(op, "bar-write")) {
+        uint32_t flen;
+
+        need(o.file, "no --file", usage_bar);
+        buf = read_file(o.file, &flen);
+        len = flen;
+    } else {
+        need(o.has_length, "no --length", usage_bar);
+        len = o.length;
+        buf = malloc(len ? len : 1);
+    }
+    if (o.offset > msz || len > msz - o.offset || memo > size ||
+        msz > size - memo) {
+        fprintf(stderr, "%s: the range is not inside namespace %u\n",
+                prog_name, o.nsid);
+        return 1;
+    }
+
+    snprintf(path, sizeof(path), "/sys/class/nvme/%s/device/resource%u",
+             basename(argv[optind]), bir);
+    fd = open(path, O_RDWR | O_SYNC);
+    map = fd < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                     MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        fprintf(stderr, "%s: %s: %s (a BAR the nvme driver holds maps with "
+                "iomem=relaxed only)\n", prog_name, path, strerror(errno));
+        return 1;
+    }
+
+    if (!strcmp(op, "bar-write")) {
+        memcpy(map + memo + o.offset, buf, len);
+    } else {
+        FILE *f = o.file ? fopen(o.file, "w") : stdout;
+
+        memcpy(buf, map + memo + o.offset, len);
+        if (!f || fwrite(buf, 1, len, f) != len) {
+            fprintf(stderr, "%s: cannot write the data\n", prog_name);
+            return 1;
+        }
+        if (o.file) {
+            fclose(f);
+        }
+    }
+    munmap(map, size);
+    close(fd);
+    free(buf);
+    free(log);
+    return 0;
+}
+
+/*
  * Main
  */
 
@@ -850,7 +979,9 @@ static void usage(void)
            "programs\n"
            "  slm-write, slm-read   Memory Write, Memory Read\n"
            "  slm-fill, slm-copy    Memory Fill, Memory Copy\n"
-
+           "  bar-info, bar-write, bar-read\n"
+           "                        the subsystem local memory through a "
+           "BAR\n"
            "  mrs-create, mrs-delete, mrs-list\n"
            "                        memory range sets\n"
            "  load, unload          download or remove an eBPF program\n"
@@ -880,6 +1011,9 @@ int main(int argc, char **argv)
         return cmd_slm_rw(argc, argv, NVME_CMD_MEM_FILL);
     } else if (!strcmp(c, "slm-copy")) {
         return cmd_slm_copy(argc, argv);
+    } else if (!strcmp(c, "bar-info") || !strcmp(c, "bar-write") ||
+               !strcmp(c, "bar-read")) {
+        return cmd_bar(argc, argv, c);
     } else if (!strcmp(c, "mrs-create")) {
         return cmd_mrs(argc, argv, NVME_MRS_CREATE);
     } else if (!strcmp(c, "mrs-delete")) {

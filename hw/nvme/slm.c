@@ -23,6 +23,7 @@
 #include "system/hostmem.h"
 #include "system/block-backend.h"
 #include "hw/qdev-properties.h"
+#include "hw/pci/pci_device.h"
 #include "block/nvme-csd.h"
 
 #include "nvme.h"
@@ -32,6 +33,9 @@
 
 /* Host accesses to memory namespaces are dword aligned and granular. */
 #define NVME_SLM_HOST_ALIGN     4
+
+/* The BAR of a host addressable SLM (BAR 2 is the CMB's, 0 the registers) */
+#define NVME_SLM_BIR            4
 
 /* Work done in one main loop iteration by fills and copies. */
 #define NVME_SLM_CHUNK          (1 * MiB)
@@ -626,6 +630,108 @@ static uint16_t nvme_slm_identify_ns(NvmeCtrl *n, NvmeNamespace *ns,
     return nvme_c2h(n, &id, sizeof(id), req);
 }
 
+/* Whether the SLM is a BAR of @n (SR-IOV virtual functions have none) */
+static bool nvme_slm_in_bar(NvmeCtrl *n)
+{
+    return n->subsys && n->subsys->slm.bar && !pci_is_vf(PCI_DEVICE(n));
+}
+
+static uint16_t nvme_slm_identify_ctrl(NvmeCtrl *n, NvmeRequest *req)
+{
+    NvmeIdCtrlSlm id = {};
+
+    if (nvme_slm_in_bar(n)) {
+        id.hamat = NVME_HOST_ACCESS_BAR;
+        id.habir = NVME_SLM_BIR;
+        id.habsz = cpu_to_le64(n->subsys->slm.size);
+    }
+
+    return nvme_c2h(n, &id, sizeof(id), req);
+}
+
+/*
+ * Host addressable SLM: with slm.bar=on the SLM is BAR NVME_SLM_BIR of
+ * each controller of the subsystem, from its first byte, so that a memory
+ * namespace is at its offset in the SLM.  Loads and stores of the host and
+ * DMA of other devices reach the memory itself; data pointers of a command
+ * into the controller's own BAR are served here, as for the CMB.
+ */
+
+/* Host Addressable Namespaces: the memory namespaces of @n, in the BAR */
+static uint16_t nvme_slm_log(NvmeCtrl *n, uint8_t lid, NvmeRequest *req,
+                             GByteArray *buf)
+{
+    NvmeHostAddrNsLog hdr = {};
+    int nents = 0;
+
+    g_byte_array_append(buf, (uint8_t *)&hdr, sizeof(hdr));
+
+    for (uint32_t nsid = 1; nvme_slm_in_bar(n) && nsid <= NVME_MAX_NAMESPACES;
+         nsid++) {
+        NvmeNamespace *ns = nvme_ns(n, nsid);
+        NvmeHostAddrNsDescr d = {};
+
+        if (!ns || ns->csi != NVME_CSI_SLM) {
+            continue;
+        }
+        d.nsid = cpu_to_le32(nsid);
+        d.mat = NVME_HOST_ACCESS_BAR;
+        d.memo = cpu_to_le64(NVME_MEM_NS(ns)->offset);
+        g_byte_array_append(buf, (uint8_t *)&d, sizeof(d));
+        nents++;
+    }
+
+    trace_pci_nvme_slm_log_ha(nvme_cid(req), nents);
+    ((NvmeHostAddrNsLog *)buf->data)->nents = cpu_to_le16(nents);
+
+    return NVME_SUCCESS;
+}
+
+bool nvme_addr_is_slm(NvmeCtrl *n, hwaddr addr)
+{
+    pcibus_t base;
+
+    if (!nvme_slm_in_bar(n)) {
+        return false;
+    }
+
+    base = pci_get_bar_addr(PCI_DEVICE(n), NVME_SLM_BIR);
+
+    return base != PCI_BAR_UNMAPPED && addr >= base &&
+           addr - base < n->subsys->slm.size;
+}
+
+/* The SLM at @len bytes from @addr of the controller's BAR; NULL if not */
+void *nvme_slm_bar_ptr(NvmeCtrl *n, hwaddr addr, size_t len)
+{
+    NvmeSlm *slm = &n->subsys->slm;
+    hwaddr off = addr - pci_get_bar_addr(PCI_DEVICE(n), NVME_SLM_BIR);
+
+    if (!nvme_addr_is_slm(n, addr) || len > slm->size - off) {
+        trace_pci_nvme_err_slm_bar(addr, len);
+        return NULL;
+    }
+
+    return slm->ptr + off;
+}
+
+uint16_t nvme_map_addr_slm(NvmeCtrl *n, QEMUIOVector *iov, hwaddr addr,
+                           size_t len)
+{
+    void *ptr;
+
+    trace_pci_nvme_map_addr_slm(addr, len);
+
+    ptr = nvme_slm_bar_ptr(n, addr, len);
+    if (!ptr) {
+        return NVME_DATA_TRAS_ERROR;
+    }
+
+    qemu_iovec_add(iov, ptr, len);
+
+    return NVME_SUCCESS;
+}
+
 /*
  * Subsystem and controller set-up
  */
@@ -653,15 +759,43 @@ bool nvme_slm_realize_subsys(NvmeSubsystem *subsys, Error **errp)
     NvmeSlm *slm = &subsys->slm;
 
     if (!slm->dev) {
-        if (subsys->reach.assoc) {
-            error_setg(errp, "reach.assoc needs a subsystem local memory "
-                       "(slm)");
+        if (subsys->reach.assoc || slm->bar) {
+            error_setg(errp, "%s needs a subsystem local memory (slm)",
+                       slm->bar ? "slm.bar" : "reach.assoc");
             return false;
         }
         return true;
     }
 
     return nvme_slm_map(slm, errp);
+}
+
+/* BAR NVME_SLM_BIR of @n: the SLM, without a copy */
+static bool nvme_slm_init_bar(NvmeCtrl *n, Error **errp)
+{
+    NvmeSlm *slm = &n->subsys->slm;
+    MemoryRegion *mr = host_memory_backend_get_memory(slm->dev);
+
+    if (!is_power_of_2(slm->size)) {
+        error_setg(errp, "slm.bar: the size of the subsystem local memory "
+                   "(0x%" PRIx64 ") must be a power of 2", slm->size);
+        return false;
+    }
+
+    if (n->pmr.dev || n->params.msix_exclusive_bar) {
+        error_setg(errp, "slm.bar: BAR %d is taken (pmrdev or "
+                   "msix-exclusive-bar)", NVME_SLM_BIR);
+        return false;
+    }
+
+    memory_region_init_alias(&n->slm_bar, OBJECT(n), "nvme-slm", mr, 0,
+                             slm->size);
+    pci_register_bar(PCI_DEVICE(n), NVME_SLM_BIR,
+                     PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                     PCI_BASE_ADDRESS_MEM_PREFETCH, &n->slm_bar);
+
+    return true;
 }
 
 /* slm=on: a RAM SLM for the subsystem and one memory namespace in it. */
@@ -677,6 +811,7 @@ static bool nvme_slm_create(NvmeCtrl *n, Error **errp)
                    "local memory");
         return false;
     }
+    slm->bar = n->params.slm_bar;
 
     obj = object_new(TYPE_MEMORY_BACKEND_RAM);
     if (!object_property_set_uint(obj, "size", n->params.slm_size, errp)) {
@@ -723,6 +858,16 @@ static bool nvme_slm_realize_ctrl(NvmeCtrl *n, Error **errp)
         return false;
     }
 
+    if (n->params.slm_bar && !n->params.slm) {
+        error_setg(errp, "slm.bar=on goes with slm=on; a subsystem's local "
+                   "memory is in BARs with nvme-subsys slm.bar=on");
+        return false;
+    }
+
+    if (n->subsys->slm.bar && !nvme_slm_init_bar(n, errp)) {
+        return false;
+    }
+
     nvme_slm_init_ctrl(n);
 
     return true;
@@ -734,6 +879,9 @@ const NvmeCommandSet nvme_cs_slm = {
     .iocs           = nvme_cse_iocs_slm,
     .io_cmd         = nvme_slm_io_cmd,
     .identify_ns    = nvme_slm_identify_ns,
+    .identify_ctrl  = nvme_slm_identify_ctrl,
+    .lids           = { NVME_LOG_HOST_ADDR_NS },
+    .get_log        = nvme_slm_log,
     .copy_formats   = 1 << NVME_COPY_FORMAT_4,
     .copy           = nvme_copy_from_slm,
     .realize_ctrl   = nvme_slm_realize_ctrl,

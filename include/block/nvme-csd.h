@@ -117,6 +117,52 @@ typedef struct QEMU_PACKED NvmeIdNsSlm {
 
 /*
  * ======================================================================
+ * UNCERTAIN: host addressable SLM (SLM 1.2 and later, TP4184)
+ *
+ * The Host Addressable Namespaces log page (85h) as an nvme-cli change
+ * (linux-nvme/nvme-cli pull request 3888, checked by its author against
+ * SLM 1.3) has it.  How a host learns which BAR holds the SLM is not
+ * public: the SLM Identify Controller fields below are invented here.
+ * ======================================================================
+ */
+
+#define NVME_LOG_HOST_ADDR_NS       0x85
+
+/* Host Addressable Namespaces log page: a 16-byte header, 16 bytes each */
+typedef struct QEMU_PACKED NvmeHostAddrNsLog {
+    uint16_t    nents;
+    uint8_t     rsvd2[14];
+} NvmeHostAddrNsLog;
+
+typedef struct QEMU_PACKED NvmeHostAddrNsDescr {
+    uint32_t    nsid;
+    uint8_t     mat;        /* how the host reaches it (NvmeHostAccess) */
+    uint8_t     rsvd5[3];
+    uint64_t    memo;       /* from the base of that access */
+} NvmeHostAddrNsDescr;
+
+/* Memory access types: BAR access and CXL HDM access */
+enum NvmeHostAccess {
+    NVME_HOST_ACCESS_BAR        = 1 << 0,
+    NVME_HOST_ACCESS_CXL        = 1 << 1,
+};
+
+/*
+ * SLM I/O Command Set specific Identify Controller (CNS 06h, CSI 03h),
+ * invented here: HAMAT the memory access types (NvmeHostAccess) through
+ * which the SLM is host addressable, HABIR the BAR that maps the SLM from
+ * its offset 0 when HAMAT has BAR access, HABSZ the bytes it maps.
+ */
+typedef struct QEMU_PACKED NvmeIdCtrlSlm {
+    uint8_t     hamat;
+    uint8_t     habir;
+    uint8_t     rsvd2[6];
+    uint64_t    habsz;
+    uint8_t     rsvd16[4080];
+} NvmeIdCtrlSlm;
+
+/*
+ * ======================================================================
  * UNCERTAIN: Computational Programs command set (CP 1.0)
  *
  * The admin opcodes (Load Program 85h, Program Activation Management 88h,
@@ -325,6 +371,9 @@ static inline void _nvme_csd_check_size(void)
     QEMU_BUILD_BUG_ON(sizeof(NvmeMemCopyCmd) != 64);
     QEMU_BUILD_BUG_ON(sizeof(NvmeCopySourceRangeFormat4) != 32);
     QEMU_BUILD_BUG_ON(sizeof(NvmeIdNsSlm) != 4096);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeHostAddrNsLog) != 16);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeHostAddrNsDescr) != 16);
+    QEMU_BUILD_BUG_ON(sizeof(NvmeIdCtrlSlm) != 4096);
     QEMU_BUILD_BUG_ON(sizeof(NvmeMemRangeDescr) != 32);
     QEMU_BUILD_BUG_ON(sizeof(NvmeExecProgramCmd) != 64);
     QEMU_BUILD_BUG_ON(sizeof(NvmeIdNsCp) != 4096);

@@ -161,6 +161,27 @@ nvme_cli() {
     grep -q "result: 0x$want" exec.out
 }
 
+# The SLM in BAR 4 (slm.bar=on), mapped from sysfs: a store through the
+# BAR read back with Memory Read, a program over it with its range given
+# inline, and a Memory Write loaded back through the BAR
+bar() {
+    nvme-cs bar-info $CTRL > /tmp/b && cat /tmp/b &&
+        grep -q '^BAR 4: 67108864 bytes' /tmp/b &&
+        grep -q '^nsid 2 at offset 0x0$' /tmp/b &&
+        head -c 65536 /dev/urandom > /tmp/w &&
+        nvme-cs bar-write $CTRL -n 2 -o 3145728 -f /tmp/w &&
+        nvme-cs slm-read $MEM -o 3145728 -l 65536 -f /tmp/wb &&
+        cmp /tmp/w /tmp/wb &&
+        nvme-cs activate $CTRL -n 3 -s reduce &&
+        [ "$(result $CP -s reduce -r 2:3145728:65536 --cparam1 0x400)" = \
+          "$(sum32 /tmp/w)" ] &&
+        nvme-cs deactivate $CTRL -n 3 -s reduce &&
+        head -c 4096 /dev/urandom > /tmp/m &&
+        nvme-cs slm-write $MEM -o 4194304 -f /tmp/m &&
+        nvme-cs bar-read $CTRL -n 2 -o 4194304 -l 4096 -f /tmp/mb &&
+        cmp /tmp/m /tmp/mb
+}
+
 # the nvme-cs commands the other tests do not use, and an error by name
 tool_rest() {
     head -c 4096 /dev/urandom > /tmp/r && nvme-cs slm-write $MEM -o 8192 \
@@ -192,6 +213,7 @@ t "the NVM namespace works as a disk while a program runs" \
     disk_while_running
 t "the nvme-cli commands of the documentation" nvme_cli
 t "nvme-cs slm-fill, mrs-list, unload; errors by status name" tool_rest
+t "the SLM through BAR 4: stores, loads, a program over them" bar
 
 sed 's/^/# dmesg: /' /tmp/dmesg
 tap_end

@@ -17,6 +17,7 @@
 #include "libqos/nvme-csd.h"
 #include "libqos/nvme-vfu.h"
 #include "block/nvme-csd.h"
+#include "standard-headers/linux/pci_regs.h"
 
 #define IMAGE_SIZE      (4 * MiB)
 #define LBA_SIZE        512
@@ -40,12 +41,14 @@ static void *image_setup(GString *cmd_line, void *arg)
  * groups 2 and 3, groups 1 and 2 associated, and a second controller at
  * 05.0.
  */
-static void *slm_subsys_setup(GString *cmd_line, void *arg)
+static void slm_subsys(GString *cmd_line, const char *subsys_opts)
 {
-    g_string_prepend(cmd_line,
-                     "-object memory-backend-ram,id=slm0,size=2M "
-                     "-device nvme-subsys,id=subsys0,nqn=csd-test,slm=slm0,"
-                     "reach.assoc=1+2 ");
+    g_autofree char *head = g_strdup_printf(
+        "-object memory-backend-ram,id=slm0,size=2M "
+        "-device nvme-subsys,id=subsys0,nqn=csd-test,slm=slm0,"
+        "reach.assoc=1+2%s ", subsys_opts);
+
+    g_string_prepend(cmd_line, head);
     qnvme_test_image(cmd_line, "nvm0", IMAGE_SIZE);
     g_string_append(cmd_line,
                     " -device nvme-ns,drive=nvm0,nsid=1"
@@ -54,6 +57,11 @@ static void *slm_subsys_setup(GString *cmd_line, void *arg)
                     " -device nvme-mem-ns,nsid=4,offset=1536K,size=512K,"
                     "rgrpid=3"
                     " -device nvme,serial=foo,subsys=subsys0,addr=05.0");
+}
+
+static void *slm_subsys_setup(GString *cmd_line, void *arg)
+{
+    slm_subsys(cmd_line, "");
     return arg;
 }
 
@@ -203,8 +211,13 @@ static void test_identify(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_NS, NSID_MEM, 0,
                                    NVME_CSI_NVM, buf), ==,
                     NVME_INVALID_FIELD | NVME_DNR);
+    /* CNS 06h and log 85h: the SLM is in no BAR */
     g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_CTRL, 0, 0,
                                    NVME_CSI_SLM, buf), ==, NVME_SUCCESS);
+    g_assert_cmphex(((NvmeIdCtrlSlm *)buf)->hamat, ==, 0);
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_HOST_ADDR_NS, 0, NVME_CSI_SLM,
+                                  0, buf, 64), ==, NVME_SUCCESS);
+    g_assert_cmpint(lduw_le_p(buf), ==, 0);
 
     /* CNS 08h: ready, shared, in reachability group 1 */
     g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_IND_NS, NSID_MEM, 0, 0,
@@ -681,6 +694,303 @@ static void test_reachability(void *obj, void *data, QGuestAllocator *alloc)
     qnvme_disable(n);
 }
 
+/*
+ * Host addressable SLM: slm_subsys_setup() with the SLM in BAR 4, a
+ * compute namespace (5), and a plain NVMe controller at 06.0 with a
+ * namespace of its own, for peer-to-peer transfers.
+ */
+#define NSID_CP         5
+#define SLM_BIR         4
+#define SLM_BAR_SIZE    (2 * MiB)
+
+static void *slm_bar_setup(GString *cmd_line, void *arg)
+{
+    slm_subsys(cmd_line, ",slm.bar=on");
+    qnvme_test_image(cmd_line, "nvm1", IMAGE_SIZE);
+    g_string_append(cmd_line,
+                    " -device nvme-compute-ns,nsid=5"
+                    " -device nvme,serial=plain,drive=nvm1,addr=06.0");
+    return arg;
+}
+
+/* BAR 4 of @n, and where it is */
+static QPCIBar slm_bar(QNvme *n, uint64_t *addr)
+{
+    uint64_t size;
+    QPCIBar bar = qpci_iomap(&n->dev, SLM_BIR, &size);
+
+    g_assert_cmpint(size, ==, SLM_BAR_SIZE);
+    *addr = bar.addr;
+    return bar;
+}
+
+/* NVM Read or Write of @len bytes at @slba of namespace 1 of @n, at @addr */
+static uint16_t nvm_at(QNvme *n, uint8_t opcode, uint64_t slba, uint64_t addr,
+                       uint32_t len)
+{
+    NvmeCmd cmd = {
+        .opcode = opcode,
+        .nsid = cpu_to_le32(NSID_NVM),
+        .cdw10 = cpu_to_le32(slba),
+        .cdw12 = cpu_to_le32(len / LBA_SIZE - 1),
+    };
+
+    qnvme_map(n, &cmd, addr, len);
+    return qnvme_cmd(n, QID, &cmd, NULL);
+}
+
+/* Activate program @pind of NSID_CP and run it on the ranges @r inline */
+static uint16_t run_inline(QNvme *n, uint16_t pind, NvmeMemRangeDescr *r,
+                           int nr, uint64_t cparam1, uint64_t *result)
+{
+    NvmeCmd act = {
+        .opcode = NVME_ADM_CMD_PROGRAM_ACT,
+        .nsid = cpu_to_le32(NSID_CP),
+        .cdw10 = cpu_to_le32(pind),
+    };
+    NvmeExecProgramCmd cmd = {
+        .opcode = NVME_CMD_EXEC_PROGRAM,
+        .nsid = cpu_to_le32(NSID_CP),
+        .pind = cpu_to_le16(pind),
+        .numr = cpu_to_le32(nr),
+        .cparam1 = cpu_to_le64(cparam1),
+    };
+    NvmeCqe cqe;
+    uint16_t status;
+
+    g_assert_cmphex(qnvme_cmd(n, 0, &act, NULL), ==, NVME_SUCCESS);
+    status = qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, r, nr * sizeof(*r), true,
+                            &cqe);
+    *result = le32_to_cpu(cqe.result) | (uint64_t)le32_to_cpu(cqe.dw1) << 32;
+    return status;
+}
+
+static NvmeMemRangeDescr mem_range(uint32_t mnsid, uint64_t sb, uint32_t len)
+{
+    return (NvmeMemRangeDescr) {
+        .mnsid = cpu_to_le32(mnsid),
+        .sb = cpu_to_le64(sb),
+        .len = cpu_to_le32(len),
+    };
+}
+
+/* The SLM through BAR 4: what the host learns, loads and stores */
+static void test_bar(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const struct {
+        uint32_t nsid;
+        uint64_t offset;
+    } has[] = {
+        { NSID_MEM, 0 }, { NSID_MEM_G2, 1 * MiB }, { NSID_MEM_G3, 1536 * KiB },
+    };
+    QNvme *n = obj;
+    uint8_t buf[NVME_IDENTIFY_DATA_SIZE];
+    NvmeIdCtrlSlm *id = (NvmeIdCtrlSlm *)buf;
+    NvmeHostAddrNsLog *log = (NvmeHostAddrNsLog *)buf;
+    NvmeHostAddrNsDescr *d = (NvmeHostAddrNsDescr *)(log + 1);
+    uint8_t out[4 * KiB], in[4 * KiB];
+    uint32_t bar_reg;
+    uint64_t addr;
+    QPCIBar bar;
+
+    start(n);
+    bar = slm_bar(n, &addr);
+
+    /* a 64-bit prefetchable memory BAR */
+    bar_reg = qpci_config_readl(&n->dev, PCI_BASE_ADDRESS_0 + 4 * SLM_BIR);
+    g_assert_cmphex(bar_reg & ~PCI_BASE_ADDRESS_MEM_MASK, ==,
+                    PCI_BASE_ADDRESS_SPACE_MEMORY |
+                    PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                    PCI_BASE_ADDRESS_MEM_PREFETCH);
+
+    /* which BAR, how much of it (CNS 06h), which namespaces (log 85h) */
+    g_assert_cmphex(qnvme_identify(n, NVME_ID_CNS_CS_CTRL, 0, 0,
+                                   NVME_CSI_SLM, buf), ==, NVME_SUCCESS);
+    g_assert_cmphex(id->hamat, ==, NVME_HOST_ACCESS_BAR);
+    g_assert_cmpint(id->habir, ==, SLM_BIR);
+    g_assert_cmpint(le64_to_cpu(id->habsz), ==, SLM_BAR_SIZE);
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_HOST_ADDR_NS, 0, NVME_CSI_SLM,
+                                  0, buf, sizeof(buf)), ==, NVME_SUCCESS);
+    g_assert_cmpint(le16_to_cpu(log->nents), ==, ARRAY_SIZE(has));
+    for (int i = 0; i < ARRAY_SIZE(has); i++) {
+        g_assert_cmpint(le32_to_cpu(d[i].nsid), ==, has[i].nsid);
+        g_assert_cmphex(d[i].mat, ==, NVME_HOST_ACCESS_BAR);
+        g_assert_cmphex(le64_to_cpu(d[i].memo), ==, has[i].offset);
+    }
+    g_assert_cmpint(le32_to_cpu(d[ARRAY_SIZE(has)].nsid), ==, 0);
+    /* from an offset: the second entry */
+    g_assert_cmphex(qnvme_get_log(n, NVME_LOG_HOST_ADDR_NS, 0, NVME_CSI_SLM,
+                                  32, buf, 16), ==, NVME_SUCCESS);
+    g_assert_cmpint(ldl_le_p(buf), ==, NSID_MEM_G2);
+
+    /* a store through the BAR is what Memory Read returns */
+    qnvme_pattern(out, sizeof(out), 21);
+    qpci_memwrite(&n->dev, bar, 1 * MiB + 4 * KiB, out, sizeof(out));
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM_G2, 4 * KiB, in,
+                                   sizeof(in)), ==, NVME_SUCCESS);
+    g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+
+    /* and what Memory Write stores, a load through the BAR returns */
+    qnvme_pattern(out, sizeof(out), 22);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 8 * KiB, out,
+                                    sizeof(out)), ==, NVME_SUCCESS);
+    qpci_memread(&n->dev, bar, 8 * KiB, in, sizeof(in));
+    g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+
+    /* an access that runs past the BAR's end: only the SLM part lands */
+    memset(out, 0xa5, 8);
+    qpci_memwrite(&n->dev, bar, SLM_BAR_SIZE - 4, out, 8);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM_G3, 512 * KiB - 4, in, 4),
+                    ==, NVME_SUCCESS);
+    g_assert_cmpmem(in, 4, out, 4);
+
+    qpci_iounmap(&n->dev, bar);
+    qnvme_disable(n);
+}
+
+/*
+ * Commands whose data pointers address the controller's own BAR: served
+ * from the SLM, as data in the CMB is; pointers that leave the BAR fail.
+ */
+static void test_bar_data(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const uint32_t len = 64 * KiB;
+    QNvme *n = obj;
+    g_autofree uint8_t *out = g_malloc(len);
+    g_autofree uint8_t *in = g_malloc(len);
+    NvmeMemRangeDescr r;
+    uint64_t addr, host, sum = 0, result;
+    NvmeCmd cmd;
+    QPCIBar bar;
+
+    start(n);
+    bar = slm_bar(n, &addr);
+    host = qnvme_alloc(n, 8 * KiB);
+
+    /* NVM Write from the SLM, NVM Read into it, a program over it */
+    qnvme_pattern(out, len, 23);
+    for (uint32_t i = 0; i < len; i += 4) {
+        sum += (uint32_t)ldl_le_p(out + i);
+    }
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, out, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(nvm_at(n, NVME_CMD_WRITE, 64, addr, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(nvm_rw(n, NVME_CMD_READ, 64, in, len), ==, NVME_SUCCESS);
+    g_assert_cmpmem(in, len, out, len);
+    g_assert_cmphex(nvm_at(n, NVME_CMD_READ, 64, addr + 256 * KiB, len), ==,
+                    NVME_SUCCESS);
+    qpci_memread(&n->dev, bar, 256 * KiB, in, len);
+    g_assert_cmpmem(in, len, out, len);
+    r = mem_range(NSID_MEM, 256 * KiB, len);
+    g_assert_cmphex(run_inline(n, NVME_CP_PIND_REDUCE, &r, 1, 0 | 4 << 8,
+                               &result), ==, NVME_SUCCESS);
+    g_assert_cmphex(result, ==, sum);
+
+    /* a program's output, read through the BAR */
+    NvmeMemRangeDescr cr[2] = {
+        mem_range(NSID_MEM, 0, len), mem_range(NSID_MEM, 512 * KiB, len),
+    };
+    g_assert_cmphex(run_inline(n, NVME_CP_PIND_COPY, cr, 2, 0, &result), ==,
+                    NVME_SUCCESS);
+    qpci_memread(&n->dev, bar, 512 * KiB, in, len);
+    g_assert_cmpmem(in, len, out, len);
+
+    /* data partly in the BAR, partly past its end or in host memory */
+    g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_READ, NSID_MEM, 0, 8 * KiB,
+                            addr + SLM_BAR_SIZE - 4 * KiB, 8 * KiB), ==,
+                    NVME_INVALID_USE_OF_CMB | NVME_DNR);
+    g_assert_cmphex(nvm_at(n, NVME_CMD_READ, 0, addr + SLM_BAR_SIZE - 4 * KiB,
+                           16 * KiB), ==, NVME_INVALID_USE_OF_CMB | NVME_DNR);
+    cmd = (NvmeCmd) {
+        .opcode = NVME_CMD_MEM_READ,
+        .nsid = cpu_to_le32(NSID_MEM),
+        .cdw12 = cpu_to_le32(8 * KiB),
+        .dptr.prp1 = cpu_to_le64(host + 4 * KiB),
+        .dptr.prp2 = cpu_to_le64(addr),
+    };
+    g_assert_cmphex(qnvme_cmd(n, QID, &cmd, NULL), ==,
+                    NVME_INVALID_USE_OF_CMB | NVME_DNR);
+
+    /* an SGL data block that runs past the end of the BAR */
+    cmd = (NvmeCmd) {
+        .opcode = NVME_CMD_MEM_READ,
+        .flags = NVME_PSDT_SGL_MPTR_CONTIGUOUS << 6,
+        .nsid = cpu_to_le32(NSID_MEM),
+        .cdw12 = cpu_to_le32(4 * KiB),
+    };
+    cmd.dptr.sgl.addr = cpu_to_le64(addr + SLM_BAR_SIZE - 2 * KiB);
+    cmd.dptr.sgl.len = cpu_to_le32(4 * KiB);
+    cmd.dptr.sgl.type = NVME_SGL_DESCR_TYPE_DATA_BLOCK << 4;
+    g_assert_cmphex(qnvme_cmd(n, QID, &cmd, NULL), ==, NVME_DATA_TRAS_ERROR);
+    /* ... and one inside it */
+    cmd.dptr.sgl.addr = cpu_to_le64(addr + SLM_BAR_SIZE - 4 * KiB);
+    g_assert_cmphex(qnvme_cmd(n, QID, &cmd, NULL), ==, NVME_SUCCESS);
+
+    /* the controller still works */
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM, 0, in, 4 * KiB), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, 4 * KiB, out, 4 * KiB);
+
+    qnvme_free(n, host);
+    qpci_iounmap(&n->dev, bar);
+    qnvme_disable(n);
+}
+
+/*
+ * Peer to peer: a plain NVMe controller reads into and writes from the
+ * SLM of the other through its BAR, and a program runs over what it read.
+ */
+static void test_bar_p2p(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const uint32_t len = 128 * KiB;
+    QNvme *n = obj;
+    QNvme plain;
+    g_autofree uint8_t *out = g_malloc(len);
+    g_autofree uint8_t *in = g_malloc(len);
+    NvmeMemRangeDescr r = mem_range(NSID_MEM_G2, 64 * KiB, len);
+    uint64_t addr, sum = 0, result;
+    QPCIBar bar;
+
+    start(n);
+    bar = slm_bar(n, &addr);
+    qnvme_init(&plain, n->dev.bus, alloc, QPCI_DEVFN(6, 0));
+    start(&plain);
+
+    qnvme_pattern(out, len, 24);
+    for (uint32_t i = 0; i < len; i += 4) {
+        sum += (uint32_t)ldl_le_p(out + i);
+    }
+    g_assert_cmphex(nvm_rw(&plain, NVME_CMD_WRITE, 8, out, len), ==,
+                    NVME_SUCCESS);
+
+    /* NVM Read on the other controller, into memory namespace 3 */
+    g_assert_cmphex(nvm_at(&plain, NVME_CMD_READ, 8, addr + 1 * MiB + 64 * KiB,
+                           len), ==, NVME_SUCCESS);
+    g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM_G2, 64 * KiB, in, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, len, out, len);
+    r = mem_range(NSID_MEM_G2, 64 * KiB, len);
+    g_assert_cmphex(run_inline(n, NVME_CP_PIND_REDUCE, &r, 1, 0 | 4 << 8,
+                               &result), ==, NVME_SUCCESS);
+    g_assert_cmphex(result, ==, sum);
+
+    /* NVM Write on the other controller, from the SLM */
+    qnvme_pattern(out, len, 25);
+    g_assert_cmphex(qnvme_mem_write(n, QID, NSID_MEM, 0, out, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(nvm_at(&plain, NVME_CMD_WRITE, 1024, addr, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmphex(nvm_rw(&plain, NVME_CMD_READ, 1024, in, len), ==,
+                    NVME_SUCCESS);
+    g_assert_cmpmem(in, len, out, len);
+
+    qnvme_disable(&plain);
+    qnvme_cleanup(&plain);
+    qpci_iounmap(&n->dev, bar);
+    qnvme_disable(n);
+}
+
 /* slm.nsid places the one-line memory namespace beside nvme-ns devices. */
 static void *one_line_nsid_setup(GString *cmd_line, void *arg)
 {
@@ -785,6 +1095,14 @@ static void test_bad_setup(void *obj, void *data, QGuestAllocator *alloc)
         { "-object memory-backend-ram,id=m,size=1M "
           "-device nvme-subsys,id=s,slm=m "
           "-device nvme,serial=a,subsys=s,slm=on", "already has" },
+        { "-device nvme,serial=a,slm=on,slm.size=3M,slm.bar=on",
+          "must be a power of 2" },
+        { "-device nvme,serial=a,slm.bar=on", "goes with slm=on" },
+        { "-device nvme-subsys,id=s,slm.bar=on "
+          "-device nvme,serial=a,subsys=s", "slm.bar needs" },
+        { "-object memory-backend-ram,id=p,size=1M "
+          "-device nvme,serial=a,slm=on,slm.bar=on,pmrdev=p",
+          "BAR 4 is taken" },
     };
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
 
@@ -819,6 +1137,11 @@ static const QNvmeTest nvme_slm_tests[] = {
     SLM("wrong-command-set", test_wrong_command_set),
     SLM("reset", test_reset),
     SLM("reachability", test_reachability),
+    { "slm/bar", test_bar, slm_bar_setup, "subsys=subsys0" },
+    { "slm/bar-data", test_bar_data, slm_bar_setup, "subsys=subsys0" },
+    /* a second QEMU process has no second controller to do it */
+    { "slm/bar-p2p", test_bar_p2p, slm_bar_setup, "subsys=subsys0",
+      .local_only = true },
     { "slm/one-line", test_one_line, image_setup,
       "drive=nvm0,slm=on,slm.size=1M,slm.ns-size=512K" },
     { "slm/one-line-nsid", test_one_line_nsid, one_line_nsid_setup,
