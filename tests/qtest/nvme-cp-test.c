@@ -981,7 +981,9 @@ static uint16_t exec_inline(QNvme *n, uint32_t nsid, uint16_t pind,
     g_autofree uint8_t *buf = g_malloc(rlen + dlen);
 
     memcpy(buf, r, rlen);
-    memcpy(buf + rlen, pdata, dlen);
+    if (dlen) {
+        memcpy(buf + rlen, pdata, dlen);
+    }
     cmd.numr = cpu_to_le32(nr);
     cmd.dlen = cpu_to_le32(dlen);
     return qnvme_cmd_data(n, QID, (NvmeCmd *)&cmd, buf, rlen + dlen, true,

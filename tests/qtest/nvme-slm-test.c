@@ -858,7 +858,7 @@ static void test_bar_data(void *obj, void *data, QGuestAllocator *alloc)
     QNvme *n = obj;
     g_autofree uint8_t *out = g_malloc(len);
     g_autofree uint8_t *in = g_malloc(len);
-    NvmeMemRangeDescr r;
+    NvmeMemRangeDescr r, cr[2];
     uint64_t addr, host, sum = 0, result;
     NvmeCmd cmd;
     QPCIBar bar;
@@ -888,9 +888,8 @@ static void test_bar_data(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(result, ==, sum);
 
     /* a program's output, read through the BAR */
-    NvmeMemRangeDescr cr[2] = {
-        mem_range(NSID_MEM, 0, len), mem_range(NSID_MEM, 512 * KiB, len),
-    };
+    cr[0] = mem_range(NSID_MEM, 0, len);
+    cr[1] = mem_range(NSID_MEM, 512 * KiB, len);
     g_assert_cmphex(run_inline(n, NVME_CP_PIND_COPY, cr, 2, 0, &result), ==,
                     NVME_SUCCESS);
     qpci_memread(&n->dev, bar, 512 * KiB, in, len);
@@ -970,7 +969,6 @@ static void test_bar_p2p(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(qnvme_mem_read(n, QID, NSID_MEM_G2, 64 * KiB, in, len), ==,
                     NVME_SUCCESS);
     g_assert_cmpmem(in, len, out, len);
-    r = mem_range(NSID_MEM_G2, 64 * KiB, len);
     g_assert_cmphex(run_inline(n, NVME_CP_PIND_REDUCE, &r, 1, 0 | 4 << 8,
                                &result), ==, NVME_SUCCESS);
     g_assert_cmphex(result, ==, sum);
