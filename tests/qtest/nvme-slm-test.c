@@ -895,6 +895,24 @@ static void test_bar_data(void *obj, void *data, QGuestAllocator *alloc)
     qpci_memread(&n->dev, bar, 512 * KiB, in, len);
     g_assert_cmpmem(in, len, out, len);
 
+    /* a PRP list in the BAR too: 16 KiB of LBA 64 read into the BAR */
+    for (int i = 0; i < 3; i++) {
+        uint64_t e = cpu_to_le64(addr + 768 * KiB + (i + 1) * 4 * KiB);
+
+        qpci_memwrite(&n->dev, bar, 1 * MiB - 4 * KiB + i * 8, &e, 8);
+    }
+    cmd = (NvmeCmd) {
+        .opcode = NVME_CMD_READ,
+        .nsid = cpu_to_le32(NSID_NVM),
+        .cdw10 = cpu_to_le32(64),
+        .cdw12 = cpu_to_le32(16 * KiB / LBA_SIZE - 1),
+        .dptr.prp1 = cpu_to_le64(addr + 768 * KiB),
+        .dptr.prp2 = cpu_to_le64(addr + 1 * MiB - 4 * KiB),
+    };
+    g_assert_cmphex(qnvme_cmd(n, QID, &cmd, NULL), ==, NVME_SUCCESS);
+    qpci_memread(&n->dev, bar, 768 * KiB, in, 16 * KiB);
+    g_assert_cmpmem(in, 16 * KiB, out, 16 * KiB);
+
     /* data partly in the BAR, partly past its end or in host memory */
     g_assert_cmphex(mem_cmd(n, NVME_CMD_MEM_READ, NSID_MEM, 0, 8 * KiB,
                             addr + SLM_BAR_SIZE - 4 * KiB, 8 * KiB), ==,
