@@ -364,6 +364,21 @@ static void *read_file(const char *path, uint32_t *len)
     return buf;
 }
 
+/* Write @len bytes of @buf to the file @path, or to standard output */
+static int write_out(const char *path, const void *buf, size_t len)
+{
+    FILE *f = path ? fopen(path, "w") : stdout;
+
+    if (!f || fwrite(buf, 1, len, f) != len) {
+        fprintf(stderr, "%s: cannot write the data\n", prog_name);
+        return 1;
+    }
+    if (path) {
+        fclose(f);
+    }
+    return 0;
+}
+
 static void need(bool ok, const char *what, void (*usage)(void))
 {
     if (!ok) {
@@ -516,16 +531,8 @@ static int cmd_slm_rw(int argc, char **argv, uint8_t opcode)
                  NULL), opcode == NVME_CMD_MEM_WRITE ? "Memory Write" :
                         opcode == NVME_CMD_MEM_READ ? "Memory Read" :
                                                       "Memory Fill");
-    if (opcode == NVME_CMD_MEM_READ) {
-        FILE *f = o.file ? fopen(o.file, "w") : stdout;
-
-        if (!f || fwrite(buf, 1, len, f) != len) {
-            fprintf(stderr, "%s: cannot write the data\n", prog_name);
-            return 1;
-        }
-        if (o.file) {
-            fclose(f);
-        }
+    if (opcode == NVME_CMD_MEM_READ && write_out(o.file, buf, len)) {
+        return 1;
     }
     free(buf);
     return 0;
@@ -949,15 +956,9 @@ static int cmd_bar(int argc, char **argv, const char *op)
     if (!strcmp(op, "bar-write")) {
         memcpy(map + memo + o.offset, buf, len);
     } else {
-        FILE *f = o.file ? fopen(o.file, "w") : stdout;
-
         memcpy(buf, map + memo + o.offset, len);
-        if (!f || fwrite(buf, 1, len, f) != len) {
-            fprintf(stderr, "%s: cannot write the data\n", prog_name);
+        if (write_out(o.file, buf, len)) {
             return 1;
-        }
-        if (o.file) {
-            fclose(f);
         }
     }
     munmap(map, size);

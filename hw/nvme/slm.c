@@ -662,16 +662,16 @@ static uint16_t nvme_slm_log(NvmeCtrl *n, uint8_t lid, NvmeRequest *req,
                              GByteArray *buf)
 {
     NvmeHostAddrNsLog hdr = {};
+    bool in_bar = nvme_slm_in_bar(n);
     int nents = 0;
 
     g_byte_array_append(buf, (uint8_t *)&hdr, sizeof(hdr));
 
-    for (uint32_t nsid = 1; nvme_slm_in_bar(n) && nsid <= NVME_MAX_NAMESPACES;
-         nsid++) {
+    for (uint32_t nsid = 1; nsid <= NVME_MAX_NAMESPACES; nsid++) {
         NvmeNamespace *ns = nvme_ns(n, nsid);
         NvmeHostAddrNsDescr d = {};
 
-        if (!ns || ns->csi != NVME_CSI_SLM) {
+        if (!in_bar || !ns || ns->csi != NVME_CSI_SLM) {
             continue;
         }
         d.nsid = cpu_to_le32(nsid);
@@ -687,7 +687,8 @@ static uint16_t nvme_slm_log(NvmeCtrl *n, uint8_t lid, NvmeRequest *req,
     return NVME_SUCCESS;
 }
 
-bool nvme_addr_is_slm(NvmeCtrl *n, hwaddr addr)
+/* The offset of @addr in the SLM BAR of @n; false if not in it */
+static bool nvme_slm_bar_offset(NvmeCtrl *n, hwaddr addr, hwaddr *off)
 {
     pcibus_t base;
 
@@ -696,18 +697,26 @@ bool nvme_addr_is_slm(NvmeCtrl *n, hwaddr addr)
     }
 
     base = pci_get_bar_addr(PCI_DEVICE(n), NVME_SLM_BIR);
+    *off = addr - base;
 
     return base != PCI_BAR_UNMAPPED && addr >= base &&
-           addr - base < n->subsys->slm.size;
+           *off < n->subsys->slm.size;
+}
+
+bool nvme_addr_is_slm(NvmeCtrl *n, hwaddr addr)
+{
+    hwaddr off;
+
+    return nvme_slm_bar_offset(n, addr, &off);
 }
 
 /* The SLM at @len bytes from @addr of the controller's BAR; NULL if not */
 void *nvme_slm_bar_ptr(NvmeCtrl *n, hwaddr addr, size_t len)
 {
     NvmeSlm *slm = &n->subsys->slm;
-    hwaddr off = addr - pci_get_bar_addr(PCI_DEVICE(n), NVME_SLM_BIR);
+    hwaddr off;
 
-    if (!nvme_addr_is_slm(n, addr) || len > slm->size - off) {
+    if (!nvme_slm_bar_offset(n, addr, &off) || len > slm->size - off) {
         trace_pci_nvme_err_slm_bar(addr, len);
         return NULL;
     }
