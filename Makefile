@@ -3,8 +3,10 @@
 #   make            build qemu-system-x86_64 and the tests (configures first)
 #   make check      run every test, print "N passed, N failed"
 #   make run        boot a Linux guest with the device and run the demo
-#                   (VFIO_USER=1: the device out of process, over vfio-user)
-#   make check-guest  the end-to-end tests in the guest (also in make check)
+#                   (VFIO_USER=1: the device out of process, over vfio-user;
+#                   KERNEL=6.1: Debian 12's 6.1 kernel, not its newest 6.12)
+#   make check-guest  the guest suites on every guest kernel (also in make
+#                   check)
 #   make bench      measure the series against pristine upstream QEMU,
 #                   vfio-user against in process, the computational storage
 #                   commands against NVM I/O and the host: a table, and
@@ -29,10 +31,11 @@ check: all
 	scripts/run-tests.sh
 
 run: all
-	scripts/run-demo.sh $(if $(VFIO_USER),--vfio-user)
+	scripts/run-demo.sh $(if $(VFIO_USER),--vfio-user) \
+		$(if $(KERNEL),--kernel=$(KERNEL))
 
 check-guest: all
-	scripts/run-guest.sh e2e
+	scripts/run-tests.sh guest/e2e
 
 REPS ?= 5
 bench: all

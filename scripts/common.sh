@@ -130,3 +130,12 @@ relink_overlay() {
     mv "$excl.csd.new" "$excl.csd"
     { echo "# csd overlay links"; sed 's|^|/|' "$excl.csd"; } > "$excl"
 }
+
+# The guest kernels, oldest first: the Linux series Debian 12 packages, in
+# bookworm (6.1) and in bookworm-backports (6.12).  scripts/build-guest.sh
+# builds a guest for each; the newest is the default of the scripts that
+# boot one.
+GUEST_KERNELS="6.1 6.12"
+guest_kernel_newest() {
+    echo "${GUEST_KERNELS##* }"
+}

@@ -1,7 +1,12 @@
 #!/bin/sh
-# Print the Debian archive URI this machine's apt sources already use
-# (the main archive, not security), so that no mirror host is hard-coded.
+# Print the Debian archive URI this machine's apt sources already use, so
+# that no mirror host is hard-coded: the main archive, or with --security
+# the security archive.
 set -eu
+want='/debian/?$'
+if [ "${1:-}" = --security ]; then
+    want='/debian-security/?$'
+fi
 {
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -f "$f" ] || continue
@@ -11,5 +16,5 @@ set -eu
         [ -f "$f" ] || continue
         sed -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" { print $2 }'
     done
-} | grep -E '/debian/?$' | grep -v security | head -n 1 | grep . ||
-    { echo "no Debian archive found in the apt sources" >&2; exit 1; }
+} | grep -E "$want" | head -n 1 | grep . ||
+    { echo "no Debian archive ($want) found in the apt sources" >&2; exit 1; }

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Build the guest's initramfs (a gzip'd cpio "newc" archive).
 
-  guest-initramfs.py OUT PKGROOT KVER FILES...
+  guest-initramfs.py OUT ROOT KROOT KVER FILES...
 
-PKGROOT is the tree the Debian packages were unpacked into.  The archive
-gets busybox and its applets, the NVMe driver modules of kernel KVER with
-the modules they depend on (in load order, in /lib/modules/load-order),
-nvme-cli with the shared libraries it needs (checked through their
-DT_NEEDED entries), and each of FILES given as SRC=DEST.
+ROOT is the tree the userland's Debian packages were unpacked into, KROOT
+that of kernel KVER's package, with a modules.dep made by depmod.  The
+archive gets busybox and its applets, the NVMe driver modules of the
+kernel with the modules they depend on according to modules.dep (in load
+order, in /lib/modules/load-order; decompressed), nvme-cli with the shared
+libraries it needs (checked through their DT_NEEDED entries), and each of
+FILES given as SRC=DEST.
 """
 
 import gzip
+import lzma
 import os
 import stat
 import struct
@@ -18,8 +21,10 @@ import subprocess
 import sys
 
 MODULES = ['nvme']
-# Loaded first: the CRC algorithms crc-t10dif and crc64-rocksoft look up
-# through the crypto API at run time (no modprobe in the guest).
+# Loaded first where they are modules, not built in: the CRC algorithms
+# that crc-t10dif and crc64-rocksoft look up through the crypto API at run
+# time (6.1), which modules.dep does not record and which a guest without
+# modprobe could not load on demand.
 SOFT = ['crct10dif_generic', 'crc64_rocksoft_generic']
 LIBDIRS = ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu']
 
@@ -61,43 +66,50 @@ class Cpio:
         return bytes(self.data)
 
 
-def modinfo_depends(path):
+def module_name(path):
+    name = os.path.basename(path)
+    return name[:name.index('.ko')].replace('-', '_')
+
+
+def read_module(path):
+    """A module's ELF image: Debian compresses them with xz since 6.x"""
     with open(path, 'rb') as f:
         data = f.read()
-    i = data.find(b'\0depends=')
-    if i < 0:
-        return []
-    end = data.index(b'\0', i + 1)
-    deps = data[i + 9:end].decode()
-    return [d for d in deps.split(',') if d]
-
-
-def find_modules(moddir):
-    found = {}
-    for root, _, files in os.walk(moddir):
-        for f in files:
-            if f.endswith('.ko'):
-                found[f[:-3].replace('-', '_')] = os.path.join(root, f)
-    return found
+    if path.endswith('.xz'):
+        return lzma.decompress(data)
+    if path.endswith('.gz'):
+        return gzip.decompress(data)
+    if not path.endswith('.ko'):
+        sys.exit(f'{path}: a compression this script does not know')
+    return data
 
 
 def module_order(moddir, wanted):
-    found = find_modules(moddir)
+    """The modules @wanted and what they depend on, in load order"""
+    deps = {}
+    with open(os.path.join(moddir, 'modules.dep')) as f:
+        for line in f:
+            path, _, rest = line.partition(':')
+            deps[module_name(path)] = (path, rest.split())
+    with open(os.path.join(moddir, 'modules.builtin')) as f:
+        builtin = {module_name(line.strip()) for line in f if line.strip()}
     order = []
 
     def visit(name):
-        name = name.replace('-', '_')
         if name in order:
             return
-        if name not in found:
-            sys.exit(f'module {name} not found in {moddir}')
-        for dep in modinfo_depends(found[name]):
-            visit(dep)
+        if name not in deps:
+            sys.exit(f'module {name} not in {moddir}/modules.dep')
+        for dep in deps[name][1]:
+            visit(module_name(dep))
         order.append(name)
 
-    for m in SOFT + wanted:
+    for m in SOFT:
+        if m not in builtin:
+            visit(m)
+    for m in wanted:
         visit(m)
-    return [(m, found[m]) for m in order]
+    return [(m, os.path.join(moddir, deps[m][0])) for m in order]
 
 
 def needed(path):
@@ -108,8 +120,8 @@ def needed(path):
 
 
 def main():
-    out, pkgroot, kver = sys.argv[1:4]
-    files = sys.argv[4:]
+    out, pkgroot, kroot, kver = sys.argv[1:5]
+    files = sys.argv[5:]
     c = Cpio()
 
     for d in ['dev', 'proc', 'sys', 'tmp', 'bin', 'sbin', 'mnt']:
@@ -122,10 +134,11 @@ def main():
         if a != 'busybox':
             c.add('bin/' + a, stat.S_IFLNK | 0o777, target='busybox')
 
-    moddir = os.path.join(pkgroot, 'lib/modules', kver)
+    moddir = os.path.join(kroot, 'lib/modules', kver)
     order = []
     for name, path in module_order(moddir, MODULES):
-        c.file(f'lib/modules/{name}.ko', path, 0o644)
+        c.add(f'lib/modules/{name}.ko', stat.S_IFREG | 0o644,
+              read_module(path))
         order.append(name)
     c.add('lib/modules/load-order', stat.S_IFREG | 0o644,
           ('\n'.join(order) + '\n').encode())

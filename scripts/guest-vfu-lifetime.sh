@@ -12,12 +12,16 @@
 #      both compute engines; then the server is killed under it, and Linux
 #      removes the controller without hanging.
 #
-# Prints "ok - WHAT" or "not ok - WHAT" for each, with the guests' and the
+# The guests run the kernel $GUEST_KERNEL, by default 6.1.  Prints
+# "ok - WHAT" or "not ok - WHAT" for each, with the guests' and the
 # server's logs after a failure; exits non-zero if any failed.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
-dir=$build/guest/vfu-lifetime
+# 6.1: when the server dies, 6.12 disables the controller without removing
+# it, and keeps the read of step 3 queued for its multipath namespace
+kernel=${GUEST_KERNEL:-6.1}
+dir=$build/guest/$kernel/vfu-lifetime
 log=$dir/server.log
 failed=0
 
@@ -50,11 +54,12 @@ rm -rf "$dir"
 trap '"$top/scripts/vfu-server.sh" stop "$dir"' EXIT
 
 # 1. cparam1 0xea60: the 60 s of leave.sh
-"$top/scripts/run-guest.sh" --vfio-user="$dir" leave > "$dir/leave.log" 2>&1 &
+"$top/scripts/run-guest.sh" --kernel="$kernel" --vfio-user="$dir" leave \
+    > "$dir/leave.log" 2>&1 &
 vm=$!
 running=1
 if wait_for "$log" 'pci_nvme_cp_exec .*cparam1 0xea60' 200 $vm; then
-    kill -TERM "$(cat "$build/guest/leave.pid")"
+    kill -TERM "$(cat "$build/guest/$kernel/leave.pid")"
     running=0
 fi
 wait $vm
@@ -71,7 +76,8 @@ result $? "the server stops the program of the VM that quit" \
     "$log"
 
 # 3.
-"$top/scripts/run-guest.sh" --vfio-user="$dir" return "$left" \
+"$top/scripts/run-guest.sh" --kernel="$kernel" --vfio-user="$dir" return \
+    "$left" \
     > "$dir/return.log" 2>&1 &
 vm=$!
 if wait_for "$dir/return.log" 'CSD-GUEST: end the server' 200 $vm; then

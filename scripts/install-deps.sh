@@ -7,7 +7,7 @@ set -eu
 BUILD_PKGS="build-essential git pkg-config python3 python3-venv flex bison
 ninja-build libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
 libjson-c-dev libcmocka-dev zlib1g-dev dpkg-dev xz-utils ca-certificates ccache
-seabios qemu-system-data ipxe-qemu clang
+seabios qemu-system-data ipxe-qemu clang kmod
 gnuplot-nox"
 BACKPORT_PKGS="meson python3-pycotap"
 

@@ -51,7 +51,8 @@ for f in "$top"/patches/*.patch; do
         keep' "$f" > "$deltas/${p#[0-9][0-9][0-9][0-9]-}"
 done
 rm -f "$top"/patches/*.patch
-g format-patch -q --no-signature --zero-commit --no-numbered \
+# --always: a commit that changes only our new files is empty in build/qemu
+g format-patch -q --always --no-signature --zero-commit --no-numbered \
     -o "$top/patches" pristine..HEAD
 for f in "$top"/patches/*.patch; do
     p=${f##*/}

@@ -1,16 +1,27 @@
 #!/bin/bash
-# make run: boot a Linux guest (Debian's kernel, under TCG) with the
-# computational storage device and run the narrated demo of
+# make run: boot a Linux guest (Debian 12's newest kernel, under TCG) with
+# the computational storage device and run the narrated demo of
 # tests/guest/demo.sh in it.  Builds what is missing first (make does QEMU;
 # the guest is built from Debian packages on first use).
 #
-#   run-demo.sh [--vfio-user]   (make run VFIO_USER=1): the device out of
-#                               process, served over vfio-user
+#   run-demo.sh [--vfio-user] [--kernel=K]
+#       --vfio-user (make run VFIO_USER=1): the device out of process,
+#       served over vfio-user; --kernel=K (make run KERNEL=K): the guest
+#       kernel, one of GUEST_KERNELS (6.1, 6.12; default the newest)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 [ -x "$qemu/build/qemu-system-x86_64" ] || die "not built; run make"
-if [ "${1:-}" = --vfio-user ]; then
+vfu=
+kernel=$(guest_kernel_newest)
+for a in "$@"; do
+    case $a in
+    --vfio-user) vfu=1 ;;
+    --kernel=*) kernel=${a#--kernel=} ;;
+    *) die "usage: run-demo.sh [--vfio-user] [--kernel=K]" ;;
+    esac
+done
+if [ -n "$vfu" ]; then
     cat <<'TXT'
 Serving an NVMe controller with an NVM namespace (1), a subsystem local
 memory namespace (2) and a compute namespace (3) from a QEMU process of its
@@ -38,9 +49,10 @@ Booting a Linux guest with an NVMe controller that has an NVM namespace
     -device nvme,serial=csd0,drive=nvm0,compute=on,slm.size=64M,slm.bar=on
 TXT
 fi
-cat <<'TXT'
+cat <<TXT
 
-The guest runs tests/guest/demo.sh with nvme-cli and nvme-cs.
+The guest (Debian's Linux $kernel) runs tests/guest/demo.sh with nvme-cli
+and nvme-cs.
 TXT
-"$top/scripts/run-guest.sh" "$@" demo 2>&1 |
+"$top/scripts/run-guest.sh" --kernel="$kernel" ${vfu:+--vfio-user} demo 2>&1 |
     grep --line-buffered -v '^\[ *[0-9.]*\]'

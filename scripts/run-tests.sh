@@ -103,32 +103,39 @@ if [ -z "${QEMU_BUILD:-}" ] &&
 fi
 
 # The end-to-end tests in a Linux guest (tests/guest/e2e.sh) and the demo
-# of make run, whose answers must all equal the guest's: with the device in
-# process, then out of process over vfio-user; then the out-of-process
-# device's lifetime across VMs (scripts/guest-vfu-lifetime.sh)
+# of make run, whose answers must all equal the guest's: on each guest
+# kernel, with the device in process, then out of process over vfio-user;
+# then the out-of-process device's lifetime across VMs
+# (scripts/guest-vfu-lifetime.sh, on 6.1)
 if [ -z "${QEMU_BUILD:-}" ] &&
    { [ -z "$pattern" ] || [[ guest/e2e == *"$pattern"* ]]; }; then
-    for transport in "in process" vfio-user; do
-        opt=
-        [ "$transport" = vfio-user ] && opt=--vfio-user
-        log=$logs/guest-e2e-$n.log
-        "$top/scripts/run-guest.sh" $opt e2e > "$log" 2>&1
-        result $? "guest ($transport): Linux, nvme-cli and nvme-cs end to end: $(
-            grep -a 'passed, .* failed' "$log" | tr -d '\r'); $(
-            grep -a '^guest: e2e finished' "$log" | sed 's/^guest: e2e //')" \
-            "$log"
-        log=$logs/guest-demo-$n.log
-        "$top/scripts/run-guest.sh" $opt demo > "$log" 2>&1
-        result $? "guest ($transport): the make run demo ($(
-            grep -a '^== Summary' "$log" | tr -d '\r' |
-            sed 's/^== Summary: //'))" "$log"
+    for kernel in $GUEST_KERNELS; do
+        for transport in "in process" vfio-user; do
+            opt=--kernel=$kernel
+            [ "$transport" = vfio-user ] && opt="$opt --vfio-user"
+            what="guest (Linux $kernel, $transport)"
+            log=$logs/guest-e2e-$n.log
+            # shellcheck disable=SC2086
+            "$top/scripts/run-guest.sh" $opt e2e > "$log" 2>&1
+            result $? "$what: Linux, nvme-cli and nvme-cs end to end: $(
+                grep -a 'passed, .* failed' "$log" | tr -d '\r'); $(
+                grep -a '^guest: e2e finished' "$log" |
+                sed 's/^guest: e2e //')" "$log"
+            log=$logs/guest-demo-$n.log
+            # shellcheck disable=SC2086
+            "$top/scripts/run-guest.sh" $opt demo > "$log" 2>&1
+            result $? "$what: the make run demo ($(
+                grep -a '^== Summary' "$log" | tr -d '\r' |
+                sed 's/^== Summary: //'))" "$log"
+        done
     done
     log=$logs/guest-lifetime.log
+    lifetime="guest (Linux ${GUEST_KERNEL:-6.1}, vfio-user)"
     "$top/scripts/guest-vfu-lifetime.sh" > "$log" 2>&1
     while read -r line; do
         case $line in
-        "ok - "*) result 0 "guest (vfio-user): ${line#ok - }" "$log" ;;
-        "not ok - "*) result 1 "guest (vfio-user): ${line#not ok - }" "$log" ;;
+        "ok - "*) result 0 "$lifetime: ${line#ok - }" "$log" ;;
+        "not ok - "*) result 1 "$lifetime: ${line#not ok - }" "$log" ;;
         esac
     done < "$log"
     grep -q '^\(not \)\?ok - ' "$log" ||

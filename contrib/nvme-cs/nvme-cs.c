@@ -2,8 +2,9 @@
  * nvme-cs: drive NVMe computational storage (Subsystem Local Memory and
  * Computational Programs) from Linux through the NVMe passthrough ioctls
  *
- * Admin commands go to the controller (/dev/nvmeX), I/O commands to the
- * generic char device of a namespace (/dev/ngXnY).  Command layouts and
+ * Commands take a controller (/dev/nvmeX) and a namespace ID; I/O commands
+ * go to the generic char device of that namespace (/dev/ngXnY), which
+ * nvme-cs finds by asking each its NSID.  Command layouts and
  * values come from QEMU's block/nvme.h and block/nvme-csd.h, the same
  * definitions the emulated device uses.  Built static for small guests.
  *
@@ -16,19 +17,22 @@
 #include "block/nvme.h"
 #include "block/nvme-csd.h"
 
+#include <dirent.h>
 #include <elf.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
+#include <glob.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/nvme_ioctl.h>
 
@@ -99,22 +103,11 @@ static const char *status_name(int status)
 
 typedef struct Dev {
     int         fd;
-    uint32_t    nsid;           /* of a namespace char device, else 0 */
+    uint32_t    nsid;           /* the namespace the command names, or 0 */
+    bool        ctrl;           /* opened as a controller (/dev/nvmeX) */
+    /* where sysfs has the namespaces' generic devices (ngXnY) */
+    char        dirs[2][PATH_MAX];
 } Dev;
-
-static Dev open_dev(const char *path)
-{
-    Dev d = { .fd = open(path, O_RDWR) };
-    int nsid;
-
-    if (d.fd < 0) {
-        fprintf(stderr, "%s: %s: %s\n", prog_name, path, strerror(errno));
-        exit(1);
-    }
-    nsid = ioctl(d.fd, NVME_IOCTL_ID);
-    d.nsid = nsid > 0 ? nsid : 0;
-    return d;
-}
 
 /*
  * Send @cmd (its dwords as the device sees them) with @len bytes at @buf;
@@ -389,15 +382,186 @@ static void need(bool ok, const char *what, void (*usage)(void))
 }
 
 /*
+ * Devices
+ *
+ * Linux names the generic char device of a namespace ngXnY, X the
+ * controller's (or, for a multipath namespace, the subsystem's) instance
+ * and Y in the order it found the namespace: from 6.x on it scans them in
+ * parallel, so Y need not be the NSID.  The commands take the controller
+ * and an NSID, and find the device whose NVME_IOCTL_ID is that NSID among
+ * those sysfs lists beside the controller and its subsystem.
+ */
+
+/*
+ * Open the generic char device of namespace @nsid among the ng* entries of
+ * sysfs directory @dir, with its path in @path; -1 if there is none
+ */
+static int open_ns_in(const char *dir, uint32_t nsid, char *path)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int fd = -1;
+
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, "ng", 2)) {
+            continue;
+        }
+        snprintf(path, PATH_MAX, "/dev/%s", e->d_name);
+        fd = open(path, O_RDWR);
+        if (fd >= 0 && ioctl(fd, NVME_IOCTL_ID) == (int)nsid) {
+            break;
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+        fd = -1;
+    }
+    if (d) {
+        closedir(d);
+    }
+    return fd;
+}
+
+/*
+ * The sysfs directory of the subsystem of controller @ctrl (nvmeX) in
+ * @dir, which has a link to each of its controllers; "" if none
+ */
+static void subsys_dir(const char *ctrl, char *dir)
+{
+    const char *class = "/sys/class/nvme-subsystem";
+    char pattern[PATH_MAX];
+    glob_t g;
+
+    dir[0] = 0;
+    snprintf(pattern, sizeof(pattern), "%s/nvme-subsys*/%s", class, ctrl);
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        /* the link's dir: .. of the link would be the controller's parent */
+        *strrchr(g.gl_pathv[0], '/') = 0;
+        snprintf(dir, PATH_MAX, "%s", g.gl_pathv[0]);
+    }
+    globfree(&g);
+}
+
+/* Open the generic char device of namespace @nsid of @d; -1 if none */
+static int open_ns(Dev *d, uint32_t nsid, char *path)
+{
+    int fd = -1;
+
+    for (int i = 0; i < 2 && fd < 0 && d->dirs[i][0]; i++) {
+        fd = open_ns_in(d->dirs[i], nsid, path);
+    }
+    return fd;
+}
+
+/*
+ * Open @path, a controller (/dev/nvmeX) or the generic char device of a
+ * namespace (/dev/ngXnY), for a command on namespace @nsid (-n; 0 if not
+ * given).  A namespace's device must be that of @nsid, which it gives if
+ * @nsid is 0.  For I/O commands (@io), which Linux takes on a namespace's
+ * device only, a controller's is replaced by @nsid's.
+ */
+static Dev open_dev(const char *path, uint32_t nsid, bool io)
+{
+    Dev d = { .fd = open(path, O_RDWR) };
+    char sys[PATH_MAX] = "", nspath[PATH_MAX];
+    struct stat st;
+    int id;
+
+    if (d.fd < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog_name, path, strerror(errno));
+        exit(1);
+    }
+    if (fstat(d.fd, &st) == 0 && S_ISCHR(st.st_mode)) {
+        snprintf(nspath, sizeof(nspath), "/sys/dev/char/%u:%u",
+                 major(st.st_rdev), minor(st.st_rdev));
+        if (!realpath(nspath, sys)) {
+            sys[0] = 0;
+        }
+    }
+
+    id = ioctl(d.fd, NVME_IOCTL_ID);
+    if (id > 0) {
+        /* a namespace's device: its siblings are in its parent's dir */
+        if (sys[0]) {
+            snprintf(d.dirs[0], PATH_MAX, "%s/..", sys);
+        }
+        if (nsid && nsid != (uint32_t)id) {
+            int fd = open_ns(&d, nsid, nspath);
+
+            fprintf(stderr, "%s: %s is the device of namespace %d, not of "
+                    "%u", prog_name, path, id, nsid);
+            if (fd >= 0) {
+                fprintf(stderr, " (that is %s)", nspath);
+            }
+            fprintf(stderr, "\n");
+            exit(1);
+        }
+        d.nsid = id;
+        return d;
+    }
+    snprintf(nspath, sizeof(nspath), "%s/cntlid", sys);
+    if (!sys[0] || access(nspath, F_OK)) {
+        fprintf(stderr, "%s: %s is no NVMe controller or namespace\n",
+                prog_name, path);
+        exit(1);
+    }
+
+    /*
+     * A controller: the namespaces only it reaches are in its dir, the
+     * multipath ones in its subsystem's
+     */
+    d.ctrl = true;
+    d.nsid = nsid;
+    snprintf(d.dirs[0], PATH_MAX, "%s", sys);
+    subsys_dir(strrchr(sys, '/') + 1, d.dirs[1]);
+    if (io && nsid) {
+        int fd = open_ns(&d, nsid, nspath);
+
+        if (fd < 0) {
+            fprintf(stderr, "%s: %s has no namespace %u (no generic char "
+                    "device /dev/ng* answers that NSID)\n", prog_name, path,
+                    nsid);
+            exit(1);
+        }
+        close(d.fd);
+        d.fd = fd;
+    }
+    return d;
+}
+
+/*
+ * Parse the options of a command and open its device (its first operand)
+ * for namespace -n, for an I/O command if @io
+ */
+static Dev open_args(int argc, char **argv, Opts *o, void (*usage)(void),
+                     bool io)
+{
+    parse(argc, argv, o, usage);
+    need(optind < argc, "no device given", usage);
+    return open_dev(argv[optind], o->nsid, io);
+}
+
+/* The namespace of a command on @d: required */
+static void need_ns(Dev *d, const char *what, void (*usage)(void))
+{
+    if (!d->nsid) {
+        fprintf(stderr, "%s: which %s namespace?  -n NSID with a controller\n",
+                prog_name, what);
+        usage();
+        exit(1);
+    }
+}
+
+/*
  * list
  */
 
 static void usage_list(void)
 {
-    printf("Usage: %s list <controller>\n\n"
+    printf("Usage: %s list <device>\n\n"
            "List the memory (CSI 03h) and compute (CSI 04h) namespaces of "
-           "the controller,\nwith the programs of each compute namespace.\n",
-           prog_name);
+           "the controller,\nwith their generic char devices and the "
+           "programs of each compute namespace.\n", prog_name);
 }
 
 static void list_programs(Dev *d, uint32_t nsid)
@@ -437,12 +601,9 @@ static int cmd_list(int argc, char **argv)
         { NVME_CSI_SLM, "memory" },
         { NVME_CSI_CP, "compute" },
     };
+    char path[PATH_MAX];
     Opts o;
-    Dev d;
-
-    parse(argc, argv, &o, usage_list);
-    need(optind < argc, "no controller given", usage_list);
-    d = open_dev(argv[optind]);
+    Dev d = open_args(argc, argv, &o, usage_list, false);
 
     for (size_t s = 0; s < 2; s++) {
         uint32_t list[1024];
@@ -451,20 +612,27 @@ static int cmd_list(int argc, char **argv)
                               sets[s].csi), sizeof(list));
         for (int i = 0; i < 1024 && list[i]; i++) {
             uint32_t nsid = le32toh(list[i]);
+            int fd = open_ns(&d, nsid, path);
+
+            if (fd >= 0) {
+                close(fd);
+            } else {
+                snprintf(path, sizeof(path), "no generic device");
+            }
 
             if (sets[s].csi == NVME_CSI_SLM) {
                 NvmeIdNsSlm *id = identify(&d, NVME_ID_CNS_CS_NS, nsid,
                                            NVME_CSI_SLM);
 
-                printf("nsid %u: memory namespace, %" PRIu64 " bytes\n",
-                       nsid, (uint64_t)le64toh(id->msz));
+                printf("nsid %u: memory namespace, %" PRIu64 " bytes, %s\n",
+                       nsid, (uint64_t)le64toh(id->msz), path);
             } else {
                 NvmeIdNsCp *id = identify(&d, NVME_ID_CNS_CS_NS, nsid,
                                           NVME_CSI_CP);
 
-                printf("nsid %u: compute namespace, %u programs active at "
-                       "most, %u memory range sets of %u ranges\n", nsid,
-                       le16toh(id->maxact), le16toh(id->maxmemrs),
+                printf("nsid %u: compute namespace, %s, %u programs active "
+                       "at most, %u memory range sets of %u ranges\n", nsid,
+                       path, le16toh(id->maxact), le16toh(id->maxmemrs),
                        id->maxmemr);
                 list_programs(&d, nsid);
             }
@@ -480,28 +648,28 @@ static int cmd_list(int argc, char **argv)
 static void usage_slm(void)
 {
     printf("Usage:\n"
-           "  %1$s slm-write <ngdev> -o OFFSET -f FILE\n"
-           "  %1$s slm-read  <ngdev> -o OFFSET -l LENGTH [-f FILE]\n"
-           "  %1$s slm-fill  <ngdev> -o OFFSET -l LENGTH\n"
-           "  %1$s slm-copy  <ngdev> -o OFFSET --nvm-nsid NSID --slba LBA "
-           "--nlb N\n"
-           "  %1$s slm-copy  <ngdev> -o OFFSET --src-offset OFFSET "
-           "-l LENGTH\n\n"
+           "  %1$s slm-write <device> -n MEM_NSID -o OFFSET -f FILE\n"
+           "  %1$s slm-read  <device> -n MEM_NSID -o OFFSET -l LENGTH "
+           "[-f FILE]\n"
+           "  %1$s slm-fill  <device> -n MEM_NSID -o OFFSET -l LENGTH\n"
+           "  %1$s slm-copy  <device> -n MEM_NSID -o OFFSET --nvm-nsid NSID "
+           "--slba LBA --nlb N\n"
+           "  %1$s slm-copy  <device> -n MEM_NSID -o OFFSET --src-offset "
+           "OFFSET -l LENGTH\n\n"
            "Memory Write, Read (to FILE or standard output) and Fill "
            "(zeroes) of a memory\nnamespace; Memory Copy into it from "
            "logical blocks of an NVM namespace or\nfrom elsewhere in the "
-           "same memory namespace.  Offsets and lengths in bytes.\n",
+           "same memory namespace.  Offsets and lengths in bytes; reads "
+           "and writes\nlonger than the controller takes in one command "
+           "are split.\n",
            prog_name);
 }
 
-static Dev open_ns(int argc, char **argv, Opts *o)
+static Dev open_mem(int argc, char **argv, Opts *o)
 {
-    Dev d;
+    Dev d = open_args(argc, argv, o, usage_slm, true);
 
-    parse(argc, argv, o, usage_slm);
-    need(optind < argc, "no namespace device given", usage_slm);
-    d = open_dev(argv[optind]);
-    need(d.nsid, "not a namespace device (/dev/ngXnY)", usage_slm);
+    need_ns(&d, "memory", usage_slm);
     return d;
 }
 
@@ -509,9 +677,9 @@ static int cmd_slm_rw(int argc, char **argv, uint8_t opcode)
 {
     NvmeMemRwCmd cmd = { .opcode = opcode };
     void *buf = NULL;
-    uint32_t len = 0;
+    uint32_t len = 0, off = 0, max = 256 * 1024;
     Opts o;
-    Dev d = open_ns(argc, argv, &o);
+    Dev d = open_mem(argc, argv, &o);
 
     if (opcode == NVME_CMD_MEM_WRITE) {
         need(o.file, "no --file", usage_slm);
@@ -524,13 +692,32 @@ static int cmd_slm_rw(int argc, char **argv, uint8_t opcode)
         }
     }
 
+    /*
+     * Linux passes no transfer through beyond the controller's MDTS (nor,
+     * from user pages, beyond 127 segments on 6.1): split them into
+     * commands of 256 KiB at most (MDTS counts 4 KiB pages: CAP.MPSMIN is
+     * not visible from here; 0 is the common value).
+     */
+    if (opcode != NVME_CMD_MEM_FILL) {
+        NvmeIdCtrl *id = identify(&d, NVME_ID_CNS_CTRL, 0, 0);
+
+        if (id->mdts && id->mdts < 6) {
+            max = 4096u << id->mdts;
+        }
+    }
     cmd.nsid = htole32(d.nsid);
-    cmd.sb = htole64(o.offset);
-    cmd.len = htole32(len);
-    check(submit(&d, false, &cmd, buf, opcode == NVME_CMD_MEM_FILL ? 0 : len,
-                 NULL), opcode == NVME_CMD_MEM_WRITE ? "Memory Write" :
-                        opcode == NVME_CMD_MEM_READ ? "Memory Read" :
-                                                      "Memory Fill");
+    do {
+        uint32_t n = opcode == NVME_CMD_MEM_FILL || len - off < max ?
+                     len - off : max;
+
+        cmd.sb = htole64(o.offset + off);
+        cmd.len = htole32(n);
+        check(submit(&d, false, &cmd, buf ? (uint8_t *)buf + off : NULL,
+                     opcode == NVME_CMD_MEM_FILL ? 0 : n, NULL),
+              opcode == NVME_CMD_MEM_WRITE ? "Memory Write" :
+              opcode == NVME_CMD_MEM_READ ? "Memory Read" : "Memory Fill");
+        off += n;
+    } while (off < len);
     if (opcode == NVME_CMD_MEM_READ && write_out(o.file, buf, len)) {
         return 1;
     }
@@ -544,7 +731,7 @@ static int cmd_slm_copy(int argc, char **argv)
     uint8_t src[32] = { 0 };
     uint64_t len;
     Opts o;
-    Dev d = open_ns(argc, argv, &o);
+    Dev d = open_mem(argc, argv, &o);
 
     if (o.nvm_nsid) {
         /* descriptor format 2h: logical blocks of an NVM namespace */
@@ -586,10 +773,10 @@ static int cmd_slm_copy(int argc, char **argv)
 static void usage_mrs(void)
 {
     printf("Usage:\n"
-           "  %1$s mrs-create <controller> -n CP_NSID -r MEM_NSID:OFFSET:"
+           "  %1$s mrs-create <device> -n CP_NSID -r MEM_NSID:OFFSET:"
            "LENGTH [-r ...]\n"
-           "  %1$s mrs-delete <controller> -n CP_NSID --rsid RSID\n"
-           "  %1$s mrs-list   <controller> -n CP_NSID\n\n"
+           "  %1$s mrs-delete <device> -n CP_NSID --rsid RSID\n"
+           "  %1$s mrs-list   <device> -n CP_NSID\n\n"
            "Create (printing its identifier), delete or list the memory "
            "range sets of a\ncompute namespace.  A range is a byte window "
            "of a memory namespace.\n", prog_name);
@@ -620,20 +807,17 @@ static int cmd_mrs(int argc, char **argv, int sel)
     NvmeCmd cmd = { .opcode = NVME_ADM_CMD_MEM_RANGE_SET };
     uint64_t result;
     Opts o;
-    Dev d;
+    Dev d = open_args(argc, argv, &o, usage_mrs, false);
 
-    parse(argc, argv, &o, usage_mrs);
-    need(optind < argc && o.nsid, "a controller and -n are needed",
-         usage_mrs);
-    d = open_dev(argv[optind]);
-    cmd.nsid = htole32(o.nsid);
+    need_ns(&d, "compute", usage_mrs);
+    cmd.nsid = htole32(d.nsid);
 
     if (sel < 0) {
         uint8_t *buf = calloc(1, 64 * 1024);
         NvmeMrsListLog *hdr = (void *)buf;
         uint8_t *p = buf + sizeof(*hdr);
 
-        check(get_log(&d, NVME_LOG_MEM_RANGE_SETS, o.nsid, NVME_CSI_CP, buf,
+        check(get_log(&d, NVME_LOG_MEM_RANGE_SETS, d.nsid, NVME_CSI_CP, buf,
                       64 * 1024), "Get Log Page (Memory Range Set List)");
         for (uint32_t i = 0; i < le32toh(hdr->numd); i++) {
             NvmeMrsDescr *m = (void *)p;
@@ -675,12 +859,12 @@ static int cmd_mrs(int argc, char **argv, int sel)
 static void usage_prog(void)
 {
     printf("Usage:\n"
-           "  %1$s load       <controller> -n CP_NSID -s SLOT -f PROG.o "
+           "  %1$s load       <device> -n CP_NSID -s SLOT -f PROG.o "
            "[--section .text]\n"
            "                  [--chunk BYTES] [--puid ID]\n"
-           "  %1$s activate   <controller> -n CP_NSID -s SLOT\n"
-           "  %1$s deactivate <controller> -n CP_NSID -s SLOT\n"
-           "  %1$s unload     <controller> -n CP_NSID -s SLOT\n\n"
+           "  %1$s activate   <device> -n CP_NSID -s SLOT\n"
+           "  %1$s deactivate <device> -n CP_NSID -s SLOT\n"
+           "  %1$s unload     <device> -n CP_NSID -s SLOT\n\n"
            "load downloads the eBPF instructions of a section of an ELF "
            "object built with\nclang -target bpf (a file that is not ELF "
            "is taken as raw instructions), in\nchunks of --chunk bytes.  "
@@ -735,13 +919,11 @@ static int cmd_prog(int argc, char **argv, const char *op)
 {
     NvmeCmd cmd = { 0 };
     Opts o;
-    Dev d;
+    Dev d = open_args(argc, argv, &o, usage_prog, false);
 
-    parse(argc, argv, &o, usage_prog);
-    need(optind < argc && o.nsid && o.slot >= 0,
-         "a controller, -n and -s are needed", usage_prog);
-    d = open_dev(argv[optind]);
-    cmd.nsid = htole32(o.nsid);
+    need_ns(&d, "compute", usage_prog);
+    need(o.slot >= 0, "no --slot", usage_prog);
+    cmd.nsid = htole32(d.nsid);
 
     if (!strcmp(op, "load")) {
         uint32_t size, len;
@@ -793,9 +975,9 @@ static int cmd_prog(int argc, char **argv, const char *op)
 
 static void usage_exec(void)
 {
-    printf("Usage: %s exec <ngdev> -s SLOT [--rsid RSID | -r MEM_NSID:OFFSET:"
-           "LENGTH ...]\n                 [--cparam1 N] [--cparam2 N] "
-           "[-d DATAFILE]\n\n"
+    printf("Usage: %s exec <device> -n CP_NSID -s SLOT [--rsid RSID | "
+           "-r MEM_NSID:OFFSET:LENGTH ...]\n"
+           "                 [--cparam1 N] [--cparam2 N] [-d DATAFILE]\n\n"
            "Execute Program on a compute namespace: the program of SLOT "
            "over memory range\nset RSID, or over the ranges given with -r "
            "(inline, in the command's data),\nwith CPARAM1/2 and parameter "
@@ -810,13 +992,10 @@ static int cmd_exec(int argc, char **argv)
     uint32_t len = 0;
     void *data = NULL;
     Opts o;
-    Dev d;
+    Dev d = open_args(argc, argv, &o, usage_exec, true);
 
-    parse(argc, argv, &o, usage_exec);
-    need(optind < argc && o.slot >= 0, "a namespace device and -s are "
-         "needed", usage_exec);
-    d = open_dev(argv[optind]);
-    need(d.nsid, "not a namespace device (/dev/ngXnY)", usage_exec);
+    need_ns(&d, "compute", usage_exec);
+    need(o.slot >= 0, "no --slot", usage_exec);
     if (o.data) {
         data = read_file(o.data, &len);
     }
@@ -875,16 +1054,15 @@ static int cmd_bar(int argc, char **argv, const char *op)
     NvmeIdCtrlSlm *id;
     uint64_t size, memo = 0, msz, len;
     unsigned bir, nents;
-    char path[256];
+    char path[PATH_MAX + 32];
     uint8_t *map, *buf;
     bool found = false;
     Opts o;
-    Dev d;
+    Dev d = open_args(argc, argv, &o, usage_bar, false);
     int fd;
 
-    parse(argc, argv, &o, usage_bar);
-    need(optind < argc, "no controller given", usage_bar);
-    d = open_dev(argv[optind]);
+    need(d.ctrl, "the BAR is a controller's: give the controller "
+         "(/dev/nvmeX)", usage_bar);
     id = identify(&d, NVME_ID_CNS_CS_CTRL, 0, NVME_CSI_SLM);
     if (!(id->hamat & NVME_HOST_ACCESS_BAR)) {
         fprintf(stderr, "%s: the subsystem local memory is in no BAR\n",
@@ -908,9 +1086,9 @@ static int cmd_bar(int argc, char **argv, const char *op)
         return 0;
     }
 
-    need(o.nsid, "no --namespace-id", usage_bar);
+    need_ns(&d, "memory", usage_bar);
     for (unsigned i = 0; i < nents && i < 256; i++) {
-        if (le32toh(log->d[i].nsid) == o.nsid &&
+        if (le32toh(log->d[i].nsid) == d.nsid &&
             (log->d[i].mat & NVME_HOST_ACCESS_BAR)) {
             memo = le64toh(log->d[i].memo);
             found = true;
@@ -918,10 +1096,10 @@ static int cmd_bar(int argc, char **argv, const char *op)
     }
     if (!found) {
         fprintf(stderr, "%s: namespace %u is not in the BAR\n", prog_name,
-                o.nsid);
+                d.nsid);
         return 2;
     }
-    msz = le64toh(((NvmeIdNsSlm *)identify(&d, NVME_ID_CNS_CS_NS, o.nsid,
+    msz = le64toh(((NvmeIdNsSlm *)identify(&d, NVME_ID_CNS_CS_NS, d.nsid,
                                            NVME_CSI_SLM))->msz);
 
     if (!strcmp(op, "bar-write")) {
@@ -938,12 +1116,11 @@ static int cmd_bar(int argc, char **argv, const char *op)
     if (o.offset > msz || len > msz - o.offset || memo > size ||
         msz > size - memo) {
         fprintf(stderr, "%s: the range is not inside namespace %u\n",
-                prog_name, o.nsid);
+                prog_name, d.nsid);
         return 1;
     }
 
-    snprintf(path, sizeof(path), "/sys/class/nvme/%s/device/resource%u",
-             basename(argv[optind]), bir);
+    snprintf(path, sizeof(path), "%s/device/resource%u", d.dirs[0], bir);
     fd = open(path, O_RDWR | O_SYNC);
     map = fd < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ | PROT_WRITE,
                                      MAP_SHARED, fd, 0);
@@ -974,8 +1151,11 @@ static int cmd_bar(int argc, char **argv, const char *op)
 
 static void usage(void)
 {
-    printf("Usage: %s <command> <device> [options]\n\n"
-           "Commands (each takes --help):\n"
+    printf("Usage: %s <command> <device> [-n NSID] [options]\n\n"
+           "<device> is a controller (/dev/nvme0) and -n the namespace ID "
+           "a command is for;\nor the generic char device of that namespace "
+           "(/dev/ngXnY), which Linux does\nnot number by NSID.  Commands "
+           "(each takes --help):\n"
            "  list                  memory and compute namespaces, "
            "programs\n"
            "  slm-write, slm-read   Memory Write, Memory Read\n"

@@ -4,10 +4,7 @@
 # dies, and the Linux driver removes the controller without hanging.
 # $1: the digests leave.sh printed, "NVM,SLM".
 
-CTRL=/dev/nvme0
-NVM=/dev/nvme0n1
-MEM=/dev/ng0n2
-CP=/dev/ng0n3
+. "$(dirname "$0")"/ns.sh
 . "$(dirname "$0")"/tap.sh
 
 nvm_left() {
@@ -16,7 +13,7 @@ nvm_left() {
 }
 
 slm_left() {
-    nvme-cs slm-read $MEM -o 4194304 -l 262144 -f /tmp/slm &&
+    nvme-cs slm-read $CTRL -n 2 -o 4194304 -l 262144 -f /tmp/slm &&
         [ "$(sha256sum < /tmp/slm | cut -c1-64)" = "${1#*,}" ]
 }
 
@@ -25,15 +22,15 @@ slm_left() {
 engines_free() {
     t0=$(cut -d' ' -f1 /proc/uptime | tr -d .)
     nvme-cs activate $CTRL -n 3 -s wait &&
-        { nvme-cs exec $CP -s wait --cparam1 10 > /tmp/w1 & } &&
-        nvme-cs exec $CP -s wait --cparam1 10 > /tmp/w2 && wait &&
+        { nvme-cs exec $CTRL -n 3 -s wait --cparam1 10 > /tmp/w1 & } &&
+        nvme-cs exec $CTRL -n 3 -s wait --cparam1 10 > /tmp/w2 && wait &&
         [ -s /tmp/w1 ] &&
         [ $(($(cut -d' ' -f1 /proc/uptime | tr -d .) - t0)) -lt 500 ]
 }
 
 # The server dies (the host kills it on seeing the line below); a read
 # then times out (after 5 s: the timeout of the namespace's request queue,
-# nvme0c0n1's as the subsystem's namespaces have a multipath node), the
+# nvme0c0nY's as the subsystem's namespaces have a multipath node), the
 # driver finds the controller gone and removes it.  Polls for 10 s for the
 # server to go, then 120 s for the removal.
 removed() {
