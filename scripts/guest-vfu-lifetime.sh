@@ -12,15 +12,13 @@
 #      both compute engines; then the server is killed under it, and Linux
 #      removes the controller without hanging.
 #
-# The guests run the kernel $GUEST_KERNEL, by default 6.1.  Prints
+# The guests run the kernel $GUEST_KERNEL, by default the newest.  Prints
 # "ok - WHAT" or "not ok - WHAT" for each, with the guests' and the
 # server's logs after a failure; exits non-zero if any failed.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
-# 6.1: when the server dies, 6.12 disables the controller without removing
-# it, and keeps the read of step 3 queued for its multipath namespace
-kernel=${GUEST_KERNEL:-6.1}
+kernel=${GUEST_KERNEL:-$(guest_kernel_newest)}
 dir=$build/guest/$kernel/vfu-lifetime
 log=$dir/server.log
 failed=0

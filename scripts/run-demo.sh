@@ -37,7 +37,8 @@ own, and booting a Linux guest attached to it over vfio-user:
 
   qemu-system-x86_64 -machine q35,memory-backend=mem -accel tcg -m 512M ...
     -object memory-backend-memfd,id=mem,size=512M,share=on
-    -device '{"driver": "vfio-user-pci", "socket": {"type": "unix", "path": "csd0.sock"}}'
+    -device pcie-root-port,id=rp0,chassis=1
+    -device '{"driver": "vfio-user-pci", "bus": "rp0", "socket": {"type": "unix", "path": "csd0.sock"}}'
 TXT
 else
     cat <<'TXT'

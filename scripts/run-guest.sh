@@ -54,7 +54,8 @@ if [ -n "$vfu" ]; then
     # the server reads and writes guest memory: it must be shared
     device=(-object "memory-backend-memfd,id=mem,size=$mem,share=on"
             -machine memory-backend=mem
-            -device "{\"driver\": \"vfio-user-pci\", \"socket\": {\"type\": \"unix\", \"path\": \"$vfu_dir/csd0.sock\"}}")
+            -device pcie-root-port,id=rp0,chassis=1
+            -device "{\"driver\": \"vfio-user-pci\", \"bus\": \"rp0\", \"socket\": {\"type\": \"unix\", \"path\": \"$vfu_dir/csd0.sock\"}}")
     log=$guest/$kernel/$scenario-vfio-user.log
 else
     img=$guest/$kernel/nvm.img

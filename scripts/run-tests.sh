@@ -106,7 +106,7 @@ fi
 # of make run, whose answers must all equal the guest's: on each guest
 # kernel, with the device in process, then out of process over vfio-user;
 # then the out-of-process device's lifetime across VMs
-# (scripts/guest-vfu-lifetime.sh, on 6.1)
+# (scripts/guest-vfu-lifetime.sh, on the newest kernel)
 if [ -z "${QEMU_BUILD:-}" ] &&
    { [ -z "$pattern" ] || [[ guest/e2e == *"$pattern"* ]]; }; then
     for kernel in $GUEST_KERNELS; do
@@ -130,7 +130,7 @@ if [ -z "${QEMU_BUILD:-}" ] &&
         done
     done
     log=$logs/guest-lifetime.log
-    lifetime="guest (Linux ${GUEST_KERNEL:-6.1}, vfio-user)"
+    lifetime="guest (Linux ${GUEST_KERNEL:-$(guest_kernel_newest)}, vfio-user)"
     "$top/scripts/guest-vfu-lifetime.sh" > "$log" 2>&1
     while read -r line; do
         case $line in

@@ -28,11 +28,14 @@ engines_free() {
         [ $(($(cut -d' ' -f1 /proc/uptime | tr -d .) - t0)) -lt 500 ]
 }
 
-# The server dies (the host kills it on seeing the line below); a read
-# then times out (after 5 s: the timeout of the namespace's request queue,
-# nvme0c0nY's as the subsystem's namespaces have a multipath node), the
-# driver finds the controller gone and removes it.  Polls for 10 s for the
-# server to go, then 120 s for the removal.
+# The server dies (the host kills it on seeing the line below); its client
+# asks Linux to release the device (the VM has it in a hot-pluggable slot),
+# and Linux removes the controller: a read then fails.  Without that
+# (another slot), 6.1 would time the read out (after 5 s: the timeout of
+# the namespace's path's request queue, nvme0c0nY's as the subsystem's
+# namespaces have a multipath node) and remove the controller, 6.12 would
+# keep the read queued.  Polls for 10 s for the read to fail, then 120 s
+# for the removal.
 removed() {
     for q in /sys/block/nvme0*/queue/io_timeout; do
         echo 5000 > "$q" || return 1
