@@ -1,5 +1,5 @@
 #!/bin/bash
-# Boot the guest of build/guest with the computational storage device and
+# Boot a guest of build/guest with the computational storage device and
 # run a scenario of tests/guest in it; its output is the serial console.
 #
 #   run-guest.sh [--kvm] [--kernel=K] [--vfio-user[=DIR]] SCENARIO [ARG]
@@ -8,8 +8,10 @@
 # slm.bar=on on a fresh 64 MiB image (namespace 1 NVM, 2 memory, 3
 # compute; the SLM in BAR 4, which the guest maps: iomem=relaxed).  With
 # --vfio-user the same device runs out of process instead, in a server of
-# scripts/vfu-server.sh attached with -device vfio-user-pci: the server
-# running in DIR, or one started for this guest alone.  TCG by default (KVM
+# scripts/vfu-server.sh attached with -device vfio-user-pci behind a
+# pcie-root-port (hot-pluggable: if the server dies, the guest is asked to
+# release the device): the server running in DIR, or one started for this
+# guest alone.  TCG by default (KVM
 # is opt-in: nested KVM on some hosts hangs standard guests).  ARG reaches
 # the scenario as $1 (csd.arg= on the kernel command line).  K is a kernel
 # of GUEST_KERNELS (scripts/common.sh: 6.1, 6.12), by default $GUEST_KERNEL

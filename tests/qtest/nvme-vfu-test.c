@@ -151,6 +151,50 @@ static void test_server_dies(void)
     qnvme_vfu_stop(&v);
 }
 
+/* The client's ACPI PCI hotplug registers (pc machine) and its slot */
+#define ACPI_PCIHP_ADDR     0xae00
+#define PCI_DOWN_BASE       0x0004
+#define PCI_EJ_BASE         0x0008
+#define CLIENT_SLOT         4
+
+/*
+ * When the server dies, the client asks the guest to release the device:
+ * on the pc machine, a removal request of its slot that the guest sees in
+ * the ACPI hotplug registers.  Ejecting it (what the guest's ACPI code
+ * does) removes the device, and the client goes on.
+ */
+static void test_server_dies_unplug(void)
+{
+    g_autoptr(GString) args = g_string_new(NULL);
+    g_autofree char *image = server_args(args);
+    QTestState *qts;
+    QNvmeVfu v;
+    gint64 deadline;
+
+    qnvme_vfu_start_server(&v, args->str);
+    qnvme_vfu_start_client(&v);
+    qts = v.client->qts;
+    qnvme_enable(&v.n, NVME_CC_CSS_ALL);
+    g_assert_cmphex(qtest_inl(qts, ACPI_PCIHP_ADDR + PCI_DOWN_BASE) &
+                    BIT(CLIENT_SLOT), ==, 0);
+
+    qtest_kill_qemu(v.server);
+    qtest_quit(v.server);
+    v.server = NULL;
+
+    deadline = g_get_monotonic_time() + QNVME_TIMEOUT_US;
+    while (!(qtest_inl(qts, ACPI_PCIHP_ADDR + PCI_DOWN_BASE) &
+             BIT(CLIENT_SLOT))) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    }
+    qtest_outl(qts, ACPI_PCIHP_ADDR + PCI_EJ_BASE, BIT(CLIENT_SLOT));
+    qtest_qmp_eventwait(qts, "DEVICE_DELETED");
+    g_assert_cmphex(qpci_config_readw(&v.n.dev, PCI_VENDOR_ID), ==, 0xffff);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'query-status' }");
+
+    qnvme_vfu_stop(&v);
+}
+
 static void nvme_vfu_register_tests(void)
 {
     if (!qtest_has_machine("x-remote") ||
@@ -159,6 +203,8 @@ static void nvme_vfu_register_tests(void)
     }
     qtest_add_func("vfio-user/nvme/lifetime/reconnect", test_reconnect);
     qtest_add_func("vfio-user/nvme/lifetime/server-dies", test_server_dies);
+    qtest_add_func("vfio-user/nvme/lifetime/server-dies-unplug",
+                   test_server_dies_unplug);
 }
 
 libqos_init(nvme_vfu_register_tests);
