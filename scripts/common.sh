@@ -139,3 +139,7 @@ GUEST_KERNELS="6.1 6.12"
 guest_kernel_newest() {
     echo "${GUEST_KERNELS##* }"
 }
+# The kernel of a guest the scripts boot: $GUEST_KERNEL, or the newest
+guest_kernel() {
+    echo "${GUEST_KERNEL:-$(guest_kernel_newest)}"
+}

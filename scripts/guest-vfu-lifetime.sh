@@ -18,7 +18,7 @@
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
-kernel=${GUEST_KERNEL:-$(guest_kernel_newest)}
+kernel=$(guest_kernel)
 dir=$build/guest/$kernel/vfu-lifetime
 log=$dir/server.log
 failed=0

@@ -23,7 +23,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 accel=tcg
-kernel=${GUEST_KERNEL:-$(guest_kernel_newest)}
+kernel=$(guest_kernel)
 vfu=
 vfu_dir=
 while [ $# -gt 0 ]; do

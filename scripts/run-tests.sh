@@ -130,7 +130,7 @@ if [ -z "${QEMU_BUILD:-}" ] &&
         done
     done
     log=$logs/guest-lifetime.log
-    lifetime="guest (Linux ${GUEST_KERNEL:-$(guest_kernel_newest)}, vfio-user)"
+    lifetime="guest (Linux $(guest_kernel), vfio-user)"
     "$top/scripts/guest-vfu-lifetime.sh" > "$log" 2>&1
     while read -r line; do
         case $line in
